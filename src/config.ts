@@ -1,0 +1,174 @@
+// Environment and options → one typed Config. Secrets stay inside: inspect() and JSON show redacted URLs.
+import { inspect } from 'node:util'
+import { deriveDirectUrl, isNeonPooledUrl, looksPooled, parseUrl, redactUrl } from './db/urls.js'
+import { ConfigError } from './errors.js'
+
+export type Driver = 'pglite' | 'pg' | 'neon'
+
+export interface RetryOptions {
+  /** Total time budget for one operation including all retries (ms). */
+  budgetMs: number
+  /** First backoff ceiling (ms); doubles each attempt, full jitter. */
+  baseDelayMs: number
+  /** Largest single backoff (ms). */
+  maxDelayMs: number
+}
+
+export interface GroupCommitOptions {
+  enabled: boolean
+  /** Most turns coalesced into one statement. */
+  maxBatch: number
+  /** How long a lone turn may wait for company (ms); 0 = only coalesce what is already queued. */
+  lingerMs: number
+}
+
+export interface StoreOptions {
+  /** Pooled or direct URL for the application's queries. Absent: embedded PGlite. */
+  url?: string
+  /** Direct URL for migrations and maintenance (Neon: DATABASE_URL_UNPOOLED). Derived when absent. */
+  directUrl?: string
+  /** Read replica URL for analytics. */
+  readUrl?: string
+  driver?: Driver
+  /** Embedded data directory, or `memory://` for a throwaway database. */
+  dataDir?: string
+  /** Neon serverless driver: WebSocket proxy (`host:port/path`), and whether to use wss://. */
+  neon?: { wsProxy?: string; secureWebSocket?: boolean }
+  /** Largest number of connections per pool. */
+  poolMax?: number
+  connectTimeoutMs?: number
+  /** Per-transaction statement timeout for application queries (ms). */
+  statementTimeoutMs?: number
+  retry?: Partial<RetryOptions>
+  groupCommit?: Partial<GroupCommitOptions>
+  /** Role the application's queries run as (row-level security applies to it). */
+  runtimeRole?: string
+  /**
+   * Use protocol-level named prepared statements for the hot queries. Default: on, except through a
+   * PgBouncer that is not Neon's (port 6432): PgBouncer before 1.21 cannot keep them in transaction mode.
+   */
+  preparedStatements?: boolean
+}
+
+export interface Config {
+  driver: Driver
+  url?: string
+  directUrl?: string
+  readUrl?: string
+  dataDir: string
+  neon: { wsProxy?: string; secureWebSocket: boolean }
+  poolMax: number
+  connectTimeoutMs: number
+  statementTimeoutMs: number
+  retry: RetryOptions
+  groupCommit: GroupCommitOptions
+  runtimeRole: string
+  preparedStatements: boolean
+}
+
+export const DEFAULT_DATA_DIR = './.robot-brain/data'
+export const DEFAULT_RUNTIME_ROLE = 'robot_brain_app'
+
+function envUrl(env: NodeJS.ProcessEnv, ...names: string[]): string | undefined {
+  for (const name of names) {
+    const v = env[name]?.trim()
+    if (v) return v
+  }
+  return undefined
+}
+
+function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const v = env[name]?.trim()
+  if (!v) return undefined
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0)
+    throw new ConfigError(`${name} must be a non-negative integer, got "${v}"`)
+  return n
+}
+
+/** Options from the environment, as README and DESIGN name them. */
+export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StoreOptions {
+  const driver = env.DATABASE_DRIVER?.trim()
+  if (driver && driver !== 'pg' && driver !== 'neon' && driver !== 'pglite') {
+    throw new ConfigError(`DATABASE_DRIVER must be "pg" or "neon", got "${driver}"`)
+  }
+  const secure = env.NEON_WS_SECURE?.trim()
+  const prepared = env.DATABASE_PREPARED_STATEMENTS?.trim()
+  return {
+    url: envUrl(env, 'DATABASE_URL', 'NEON_DATABASE_URL'),
+    directUrl: envUrl(env, 'DATABASE_URL_UNPOOLED'),
+    readUrl: envUrl(env, 'DATABASE_READ_URL'),
+    driver: (driver as Driver | undefined) || undefined,
+    dataDir: env.ROBOT_BRAIN_DATA_DIR?.trim() || undefined,
+    neon: {
+      wsProxy: env.NEON_WS_PROXY?.trim() || undefined,
+      secureWebSocket: secure ? secure !== 'false' && secure !== '0' : undefined,
+    },
+    poolMax: envInt(env, 'DATABASE_POOL_MAX'),
+    connectTimeoutMs: envInt(env, 'DATABASE_CONNECT_TIMEOUT_MS'),
+    statementTimeoutMs: envInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS'),
+    preparedStatements: prepared ? prepared !== 'false' && prepared !== '0' : undefined,
+  }
+}
+
+export function resolveConfig(options: StoreOptions = {}): Config {
+  const url = options.url
+  const driver: Driver = url
+    ? options.driver && options.driver !== 'pglite'
+      ? options.driver
+      : 'pg'
+    : 'pglite'
+  if (!url && options.driver && options.driver !== 'pglite') {
+    throw new ConfigError(`driver "${options.driver}" needs a database URL (DATABASE_URL)`)
+  }
+  for (const [name, value] of [
+    ['url', url],
+    ['directUrl', options.directUrl],
+    ['readUrl', options.readUrl],
+  ] as const) {
+    if (value) {
+      try {
+        parseUrl(value)
+      } catch (e) {
+        throw new ConfigError(`${name}: ${(e as Error).message}`)
+      }
+    }
+  }
+  const config: Config = {
+    driver,
+    url,
+    directUrl: url ? (options.directUrl ?? deriveDirectUrl(url)) : undefined,
+    readUrl: options.readUrl,
+    dataDir: options.dataDir ?? DEFAULT_DATA_DIR,
+    neon: { wsProxy: options.neon?.wsProxy, secureWebSocket: options.neon?.secureWebSocket ?? true },
+    poolMax: options.poolMax ?? 10,
+    connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
+    statementTimeoutMs: options.statementTimeoutMs ?? 30_000,
+    retry: { budgetMs: 20_000, baseDelayMs: 100, maxDelayMs: 2_000, ...options.retry },
+    groupCommit: { enabled: driver !== 'pglite', maxBatch: 64, lingerMs: 0, ...options.groupCommit },
+    runtimeRole: options.runtimeRole ?? DEFAULT_RUNTIME_ROLE,
+    preparedStatements: options.preparedStatements ?? !(url && looksPooled(url) && !isNeonPooledUrl(url)),
+  }
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.runtimeRole)) {
+    throw new ConfigError('runtimeRole must be a lower-case SQL identifier')
+  }
+  return hideSecrets(config)
+}
+
+/** The config as it may be shown: URLs with passwords replaced. */
+export function redactedConfig(config: Config): Record<string, unknown> {
+  return {
+    ...config,
+    url: config.url && redactUrl(config.url),
+    directUrl: config.directUrl && redactUrl(config.directUrl),
+    readUrl: config.readUrl && redactUrl(config.readUrl),
+  }
+}
+
+function hideSecrets(config: Config): Config {
+  Object.defineProperties(config, {
+    [inspect.custom]: { value: () => redactedConfig(config), enumerable: false },
+    toJSON: { value: () => redactedConfig(config), enumerable: false },
+  })
+  return config
+}

@@ -1,0 +1,43 @@
+// Serverless transport: @neondatabase/serverless Pool over WebSocket, for edge and serverless functions.
+// The WebSocket proxy and plain ws:// are configurable so tests reach a local PostgreSQL through a
+// local WebSocket-to-TCP proxy, the way the driver reaches Neon's proxy.
+import { neonConfig, Pool } from '@neondatabase/serverless'
+import ws from 'ws'
+import type { Config } from '../config.js'
+import { rolePools } from './pg.js'
+import type { Transport } from './pool.js'
+import { pgUrlOptions } from './urls.js'
+
+function neonPool(url: string, config: Config, max = config.poolMax): Pool {
+  const { connectionString } = pgUrlOptions(url)
+  const pool = new Pool({
+    connectionString,
+    max,
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+  })
+  pool.on('error', () => {}) // an idle connection dropped on suspend must not crash the process
+  return pool
+}
+
+export function openNeon(config: Config, runtimeRole: () => string | null): Transport {
+  // Node.js 20 has no global WebSocket.
+  neonConfig.webSocketConstructor = ws
+  if (config.neon.wsProxy) {
+    const proxy = config.neon.wsProxy
+    neonConfig.wsProxy = (host, port) => `${proxy}${proxy.includes('?') ? '&' : '?'}address=${host}:${port}`
+  }
+  if (!config.neon.secureWebSocket) {
+    // Plain ws:// to a local proxy: no TLS inside the socket either, and no pipelined password
+    // (a local server may use trust authentication).
+    neonConfig.useSecureWebSocket = false
+    neonConfig.pipelineTLS = false
+    neonConfig.pipelineConnect = false
+  }
+  const url = config.url as string
+  const directUrl = config.directUrl ?? url
+  const appInner = neonPool(url, config)
+  const ownerInner = directUrl === url ? appInner : neonPool(directUrl, config, 2)
+  const readInner = config.readUrl ? neonPool(config.readUrl, config) : undefined
+  return rolePools('neon', url, appInner, ownerInner, readInner, runtimeRole, config.preparedStatements)
+}

@@ -1,0 +1,44 @@
+// Embedded transport: PGlite (PostgreSQL in WebAssembly) with pgvector, bridged to node-postgres.
+// One in-process connection: the app and owner pools share it, switching roles on checkout.
+import { PGlite } from '@electric-sql/pglite'
+import { createPgConfig } from '@electric-sql/pglite/node-postgres'
+import { vector } from '@electric-sql/pglite-pgvector'
+import pg from 'pg'
+import type { Config } from '../config.js'
+import { lockDataDir } from './data-dir-lock.js'
+import type { DbPool, Transport } from './pool.js'
+import { RolePool, type RoleState } from './role-pool.js'
+
+export async function openPglite(config: Config, runtimeRole: () => string | null): Promise<Transport> {
+  const inMemory = config.dataDir.startsWith('memory://')
+  const lock = inMemory ? undefined : lockDataDir(config.dataDir)
+  let db: PGlite
+  try {
+    db = await PGlite.create({ dataDir: config.dataDir, extensions: { vector } })
+  } catch (err) {
+    lock?.release()
+    throw err
+  }
+  const inner = new pg.Pool(createPgConfig(db)) as unknown as DbPool
+  const state: RoleState = new WeakMap()
+  const app = new RolePool(inner, runtimeRole, state)
+  const owner = new RolePool(inner, () => null, state)
+  let closed = false
+  return {
+    driver: 'pglite',
+    app,
+    owner,
+    read: app,
+    pooled: false,
+    async close() {
+      if (closed) return
+      closed = true
+      try {
+        await inner.end()
+        await db.close()
+      } finally {
+        lock?.release()
+      }
+    },
+  }
+}

@@ -1,0 +1,61 @@
+// The one seam every transport fits: the node-postgres Pool interface, reduced to what the store uses.
+
+export interface SqlQuery {
+  text: string
+  values?: unknown[]
+  /** Protocol-level prepared statement name (works through PgBouncer transaction mode). */
+  name?: string
+}
+
+export interface QueryResult<R> {
+  rows: R[]
+  rowCount: number | null
+}
+
+export interface Queryable {
+  query<R = Record<string, unknown>>(query: SqlQuery | string): Promise<QueryResult<R>>
+}
+
+export interface DbClient extends Queryable {
+  /** Give the connection back; pass an error (or true) to destroy it instead. */
+  release(destroy?: boolean | Error): void
+}
+
+export interface DbPool extends Queryable {
+  connect(): Promise<DbClient>
+  end(): Promise<void>
+}
+
+/** The pools a store works with. `owner` runs migrations and maintenance on the direct URL. */
+export interface Transport {
+  readonly driver: 'pglite' | 'pg' | 'neon'
+  /** Application queries, as the runtime role (row-level security applies). */
+  readonly app: DbPool
+  /** Migrations and maintenance, as the connecting (owner) role, on the direct URL. */
+  readonly owner: DbPool
+  /** Analytics reads: the read replica when configured, otherwise the app pool. */
+  readonly read: DbPool
+  /** Whether the app pool goes through a transaction-mode pooler (no session state). */
+  readonly pooled: boolean
+  close(): Promise<void>
+}
+
+/** Runs `fn` inside BEGIN/COMMIT on one connection; rolls back and rethrows on error. */
+export async function withTransaction<T>(pool: DbPool, fn: (client: DbClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    const result = await fn(client)
+    await client.query('COMMIT')
+    client.release()
+    return result
+  } catch (err) {
+    try {
+      await client.query('ROLLBACK')
+      client.release()
+    } catch {
+      client.release(true)
+    }
+    throw err
+  }
+}

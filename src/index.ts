@@ -1,0 +1,11 @@
+// robot-brain-db: the library entry point.
+
+export type { Config, Driver, GroupCommitOptions, RetryOptions, StoreOptions } from './config.js'
+export { optionsFromEnv, redactedConfig, resolveConfig } from './config.js'
+export { loadMigrations, type MigrateResult, type MigrationState } from './db/migrate.js'
+export { isRetryable, withRetry } from './db/retry.js'
+export * from './errors.js'
+export { newId } from './store/ids.js'
+export { LIMITS } from './store/limits.js'
+export { DEFAULT_TENANT, openStore, Store } from './store/store.js'
+export type * from './store/types.js'

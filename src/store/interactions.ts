@@ -1,0 +1,47 @@
+// Robot interaction events: one multi-row statement per batch, idempotent by client-made id.
+import type { Queryable } from '../db/pool.js'
+
+export interface NewInteraction {
+  id: string
+  robotId: string
+  interactionType: string
+  durationMs: number
+  success: boolean
+  metadata: Record<string, unknown>
+  createdAt: Date
+}
+
+const INSERT_INTERACTIONS = `
+WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
+ins AS (
+  INSERT INTO robot_brain.robot_interactions
+    (tenant_id, id, robot_id, interaction_type, duration_ms, success, metadata, created_at)
+  SELECT ctx.tenant_id, i.*
+  FROM ctx, unnest($2::uuid[], $3::text[], $4::text[], $5::integer[], $6::boolean[], $7::jsonb[], $8::timestamptz[])
+    AS i(id, robot_id, interaction_type, duration_ms, success, metadata, created_at)
+  ON CONFLICT (tenant_id, id, created_at) DO NOTHING
+  RETURNING 1
+)
+SELECT count(*)::integer AS inserted FROM ins`
+
+export async function insertInteractions(
+  db: Queryable,
+  tenant: string,
+  events: NewInteraction[],
+): Promise<number> {
+  const { rows } = await db.query<{ inserted: number }>({
+    name: 'rb_insert_interactions',
+    text: INSERT_INTERACTIONS,
+    values: [
+      tenant,
+      events.map((e) => e.id),
+      events.map((e) => e.robotId),
+      events.map((e) => e.interactionType),
+      events.map((e) => e.durationMs),
+      events.map((e) => e.success),
+      events.map((e) => JSON.stringify(e.metadata)),
+      events.map((e) => e.createdAt.toISOString()),
+    ],
+  })
+  return rows[0]?.inserted ?? 0
+}

@@ -1,0 +1,14 @@
+// Input limits of DESIGN.md, in one place: validation, the HTTP schemas and the docs read these.
+export const LIMITS = {
+  sessionIdMax: 100,
+  nameMax: 50, // robotPersonality, robotId, interactionType
+  tenantIdMax: 64,
+  messageMax: 100_000,
+  metadataBytes: 16 * 1024,
+  historyLimitMax: 200,
+  historyLimitDefault: 20,
+  listLimitMax: 200,
+  listLimitDefault: 50,
+  eventsPerBatchMax: 1000,
+  bodyBytes: 1024 * 1024,
+} as const

@@ -1,0 +1,102 @@
+// Sessions: get, list (keyset on last_active, id), merge user metadata, delete with all turns.
+import type { Queryable } from '../db/pool.js'
+import type { CursorKey } from './cursor.js'
+import type { Session } from './types.js'
+
+export interface SessionRow {
+  id: string
+  user_metadata: Record<string, unknown>
+  created_at: Date
+  last_active: Date
+  message_count: number
+  last_active_us: string
+}
+
+const SESSION_COLUMNS = `s.id, s.user_metadata, s.created_at, s.last_active, s.message_count,
+  (extract(epoch FROM s.last_active) * 1000000)::bigint::text AS last_active_us`
+
+const GET_SESSION = `
+SELECT ${SESSION_COLUMNS}
+FROM robot_brain.use_tenant($1) AS ctx(tenant_id)
+CROSS JOIN LATERAL (
+  SELECT * FROM robot_brain.sessions s WHERE s.tenant_id = ctx.tenant_id AND s.id = $2
+) s`
+
+export async function getSessionRow(
+  db: Queryable,
+  tenant: string,
+  id: string,
+): Promise<SessionRow | undefined> {
+  const { rows } = await db.query<SessionRow>({
+    name: 'rb_get_session',
+    text: GET_SESSION,
+    values: [tenant, id],
+  })
+  return rows[0]
+}
+
+/** Most recently active first; strictly after the cursor key; only sessions active since $3. */
+const LIST_SESSIONS = `
+SELECT ${SESSION_COLUMNS}
+FROM robot_brain.use_tenant($1) AS ctx(tenant_id)
+CROSS JOIN LATERAL (
+  SELECT * FROM robot_brain.sessions s
+  WHERE s.tenant_id = ctx.tenant_id
+    AND s.last_active >= $2::timestamptz
+    AND (s.last_active, s.id) < (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text)
+  ORDER BY s.last_active DESC, s.id DESC
+  LIMIT $5
+) s`
+
+// Row comparison decides on last_active alone here, so the id part is irrelevant.
+const NEWEST: CursorKey = { us: '9000000000000000000', id: '' }
+
+export async function listSessionRows(
+  db: Queryable,
+  tenant: string,
+  activeSince: Date | null,
+  after: CursorKey | null,
+  limit: number,
+): Promise<SessionRow[]> {
+  const key = after ?? NEWEST
+  const { rows } = await db.query<SessionRow>({
+    name: 'rb_list_sessions',
+    text: LIST_SESSIONS,
+    values: [tenant, (activeSince ?? new Date(0)).toISOString(), key.us, key.id, limit],
+  })
+  return rows
+}
+
+export async function mergeSessionMetadata(
+  db: Queryable,
+  tenant: string,
+  id: string,
+  patch: Record<string, unknown>,
+): Promise<SessionRow | undefined> {
+  const { rows } = await db.query<SessionRow>({
+    name: 'rb_merge_session_metadata',
+    text: `SELECT ${SESSION_COLUMNS} FROM robot_brain.merge_session_metadata($1, $2, $3::jsonb) s`,
+    values: [tenant, id, JSON.stringify(patch)],
+  })
+  return rows[0]
+}
+
+/** Deletes the session and, by cascade, all its turns. Returns false when there was no such session. */
+export async function deleteSessionRow(db: Queryable, tenant: string, id: string): Promise<boolean> {
+  const { rows } = await db.query<{ turns: number | null }>({
+    name: 'rb_delete_session',
+    text: 'SELECT robot_brain.delete_session($1, $2) AS turns',
+    values: [tenant, id],
+  })
+  return rows[0]?.turns !== null && rows[0]?.turns !== undefined
+}
+
+export function toSession(row: SessionRow): Session {
+  return {
+    id: row.id,
+    userMetadata: row.user_metadata,
+    createdAt: new Date(row.created_at).toISOString(),
+    lastActive: new Date(row.last_active).toISOString(),
+    messageCount: row.message_count,
+  }
+}
