@@ -1,0 +1,60 @@
+// The command line: one file per command, each registering itself on the program.
+import { readFileSync } from 'node:fs'
+import { Command, CommanderError } from 'commander'
+import { EXIT, errorMessage, UsageError } from './common.js'
+import { register as migrate } from './migrate.js'
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string
+}
+
+const COMMANDS: Array<(program: Command) => void> = [migrate]
+
+export function buildProgram(): Command {
+  const program = new Command('robot-brain-db')
+    .description(
+      'Conversation memory and analytics database for AI chat robots.\n' +
+        'Embedded PGlite by default; set DATABASE_URL for PostgreSQL or Neon.',
+    )
+    .version(pkg.version)
+    .exitOverride()
+    .showHelpAfterError()
+  for (const register of COMMANDS) register(program)
+  // Database flags on every command.
+  for (const cmd of program.commands) {
+    cmd
+      .option('--url <url>', 'database URL (default: DATABASE_URL; none: embedded)')
+      .option(
+        '--data-dir <dir>',
+        'embedded data directory (default: ROBOT_BRAIN_DATA_DIR or ./.robot-brain/data)',
+      )
+      .option('--driver <driver>', 'pg or neon (default: DATABASE_DRIVER or pg)')
+      .exitOverride()
+  }
+  return program
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+    return EXIT.OK
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      ) {
+        return EXIT.OK
+      }
+      return EXIT.USAGE
+    }
+    if (err instanceof UsageError) {
+      console.error(`error: ${err.message}`)
+      return EXIT.USAGE
+    }
+    console.error(`error: ${errorMessage(err)}`)
+    return EXIT.FAILURE
+  }
+}
