@@ -2,13 +2,14 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { EXIT, errorMessage, UsageError } from './common.js'
+import { register as maintain } from './maintain.js'
 import { register as migrate } from './migrate.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string
 }
 
-const COMMANDS: Array<(program: Command) => void> = [migrate]
+const COMMANDS: Array<(program: Command) => void> = [migrate, maintain]
 
 export function buildProgram(): Command {
   const program = new Command('robot-brain-db')
@@ -38,7 +39,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram()
   try {
     await program.parseAsync(argv)
-    return EXIT.OK
+    // A command that found a problem but finished (doctor, maintain) sets process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK
   } catch (err) {
     if (err instanceof CommanderError) {
       if (
