@@ -1,0 +1,90 @@
+// robot-brain-db serve [--port N] [--host H] [--log-level L]: migrate, then serve the HTTP API
+// until SIGTERM or SIGINT, then shut down gracefully.
+import type { Command } from 'commander'
+import { KeyStore } from '../keys/keys.js'
+import { buildApp } from '../server/app.js'
+import { isLoopbackHost } from '../server/auth.js'
+import { shutdown } from '../server/shutdown.js'
+import { openStore } from '../store/store.js'
+import { type DbFlags, storeOptions, UsageError } from './common.js'
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const SHUTDOWN_TIMEOUT_MS = 10_000
+
+interface ServeFlags extends DbFlags {
+  port?: string
+  host?: string
+  logLevel?: string
+}
+
+export function parsePort(value: string, source: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65_535) {
+    throw new UsageError(`${source} must be a port number from 0 to 65535, got "${value}"`)
+  }
+  return Number(value)
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description(
+      'migrate, then serve the HTTP API (default http://127.0.0.1:3000) until SIGTERM/SIGINT.\n' +
+        'Bound beyond loopback (e.g. --host 0.0.0.0), it needs at least one API key (see `keys`).',
+    )
+    .option('--port <port>', 'port to listen on (default: PORT or 3000; 0 picks a free one)')
+    .option('--host <host>', 'address to listen on (default: HOST or 127.0.0.1)')
+    .option('--log-level <level>', `${LOG_LEVELS.join(', ')} (default: LOG_LEVEL or info)`)
+    .action(async (opts: ServeFlags) => {
+      const port = opts.port
+        ? parsePort(opts.port, '--port')
+        : parsePort(process.env.PORT?.trim() || '3000', 'PORT')
+      const host = opts.host ?? (process.env.HOST?.trim() || '127.0.0.1')
+      const level = opts.logLevel ?? (process.env.LOG_LEVEL?.trim() || 'info')
+      if (!LOG_LEVELS.includes(level))
+        throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
+      await serve({ ...opts, port, host, level })
+    })
+}
+
+async function serve(opts: DbFlags & { port: number; host: string; level: string }): Promise<void> {
+  const store = await openStore(storeOptions(opts))
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined
+  try {
+    await store.migrate()
+    const loopback = isLoopbackHost(opts.host)
+    const keysExist = await new KeyStore(store.transport.owner).anyActive()
+    if (!loopback && !keysExist) {
+      throw new Error(
+        `refusing to listen on ${opts.host} with no API keys: anyone who can reach it would act as tenant ` +
+          '"default". Create a key first (robot-brain-db keys create --tenant <tenant>), or listen on 127.0.0.1.',
+      )
+    }
+    app = await buildApp({ store, logger: { level: opts.level }, allowAnonymous: loopback })
+    if (!keysExist) {
+      app.log.warn('no API keys exist: requests without a key act as tenant "default" (loopback only)')
+    }
+    await app.listen({ port: opts.port, host: opts.host })
+  } catch (err) {
+    await app?.close().catch(() => {})
+    await store.close().catch(() => {})
+    throw err
+  }
+  const running = app
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      running.log.info({ signal }, 'shutting down')
+      // A second signal while draining means "now".
+      process.once('SIGINT', () => process.exit(1))
+      process.once('SIGTERM', () => process.exit(1))
+      shutdown(running, store, { timeoutMs: SHUTDOWN_TIMEOUT_MS }).then((clean) => {
+        if (!clean) {
+          running.log.error(`shutdown did not finish within ${SHUTDOWN_TIMEOUT_MS} ms; exiting anyway`)
+          process.exit(1)
+        }
+        resolve()
+      })
+    }
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
+  })
+}

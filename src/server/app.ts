@@ -1,0 +1,118 @@
+// The HTTP service as a Fastify instance: used by `robot-brain-db serve` and by the tests.
+// The caller owns the store (migrated beforehand) and listening; this file wires the pieces.
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import { loadMigrations } from '../db/migrate.js'
+import { KeyLookup } from '../keys/lookup.js'
+import { LIMITS } from '../store/limits.js'
+import type { Store } from '../store/store.js'
+import { authHook } from './auth.js'
+import { dashboardRoute } from './dashboard.js'
+import { errorBody, handleError, handleNotFound } from './errors.js'
+import { registerMetrics } from './metrics.js'
+import { registerDocs, registerOpenApi } from './openapi.js'
+import { analyticsRoutes } from './routes/analytics.js'
+import { interactionRoutes } from './routes/interactions.js'
+import { opsRoutes } from './routes/ops.js'
+import { searchRoutes } from './routes/search.js'
+import { sessionRoutes } from './routes/sessions.js'
+import { turnRoutes } from './routes/turns.js'
+import { validatorCompiler } from './validation.js'
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string
+}
+
+export interface AppOptions {
+  /** The store, already migrated. The app does not close it: the caller does (see shutdown.ts). */
+  store: Store
+  /** Fastify/pino logger options; false for none. Authorization headers are always redacted. */
+  logger?: boolean | { level?: string }
+  /**
+   * Whether requests without a key may act as tenant `default` while no key exists. Pass true only
+   * when the server listens on loopback (see isLoopbackHost). Default false.
+   */
+  allowAnonymous?: boolean
+  /** How long a key lookup may be reused (ms, at most 1000). Default 1000. */
+  authCacheMs?: number
+  /** Longest a readiness check may take (ms). Default 5000. */
+  readinessTimeoutMs?: number
+}
+
+export interface ServerState {
+  /** Set when shutdown begins: /readyz answers 503 from then on. */
+  draining: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    robotBrain: ServerState
+  }
+}
+
+/** A request id from the client's X-Request-Id when it is a sane token, otherwise a new UUID. */
+function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const given = req.headers['x-request-id']
+  return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID()
+}
+
+function loggerOptions(logger: AppOptions['logger']): FastifyServerOptions['logger'] {
+  if (!logger) return false
+  return {
+    ...(typeof logger === 'object' ? logger : {}),
+    // Fastify's request serializer logs no headers; this keeps it so if anyone adds them.
+    redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' },
+  }
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { store } = options
+  const app = Fastify({
+    logger: loggerOptions(options.logger),
+    bodyLimit: LIMITS.bodyBytes,
+    genReqId: requestId,
+    // Answer 503 to requests that arrive while closing, rather than holding them.
+    return503OnClosing: true,
+    // Room for a 100-character session id percent-encoded (up to 12 bytes a character); the
+    // schema then enforces the 100-character limit with a clear message.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    // URL errors found by the router, before any route or error handler: same JSON error shape.
+    frameworkErrors: (err, _request, reply) =>
+      (reply as FastifyReply).code(400).send(errorBody('bad_request', `the URL is not valid (${err.code})`)),
+  })
+  const state: ServerState = { draining: false }
+  app.decorate('robotBrain', state)
+  app.decorateRequest('tenantStore', null as unknown as Store)
+  app.setValidatorCompiler(validatorCompiler())
+  app.setErrorHandler(handleError)
+  app.setNotFoundHandler(handleNotFound)
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  const registry = registerMetrics(app)
+  await registerOpenApi(app, pkg.version)
+
+  const keys = new KeyLookup(store.transport.app, store.config.retry, options.authCacheMs ?? 1000)
+  await app.register(
+    async (v1) => {
+      v1.addHook('onRequest', authHook({ store, keys, allowAnonymous: options.allowAnonymous ?? false }))
+      turnRoutes(v1)
+      sessionRoutes(v1)
+      interactionRoutes(v1)
+      searchRoutes(v1)
+      analyticsRoutes(v1)
+    },
+    { prefix: '/v1' },
+  )
+  opsRoutes(app, {
+    store,
+    migrations: loadMigrations(),
+    registry,
+    draining: () => state.draining,
+    readinessTimeoutMs: options.readinessTimeoutMs ?? 5000,
+  })
+  dashboardRoute(app, pkg.version)
+  await registerDocs(app)
+  return app
+}

@@ -1,0 +1,98 @@
+// Operations endpoints, open without a key: liveness, readiness, Prometheus metrics.
+
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import type { Registry } from 'prom-client'
+import { type Migration, schemaIsCurrent } from '../../db/migrate.js'
+import type { Store } from '../../store/store.js'
+import { errorBody } from '../errors.js'
+import { ErrorBody } from '../schemas.js'
+
+export interface OpsOptions {
+  store: Store
+  /** The migrations this code knows (loaded once). */
+  migrations: Migration[]
+  registry: Registry
+  /** True once shutdown has begun: the server is no longer ready. */
+  draining: () => boolean
+  /** Longest a readiness check may take before it counts as a failure (ms). */
+  readinessTimeoutMs: number
+}
+
+const Status = Type.Object({ status: Type.String() })
+
+export function opsRoutes(app: FastifyInstance, options: OpsOptions): void {
+  const { store, migrations, registry, draining, readinessTimeoutMs } = options
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        summary: 'Liveness: the process answers',
+        tags: ['operations'],
+        response: { 200: Status },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  )
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'Readiness: the database answers and its schema is current',
+        tags: ['operations'],
+        response: {
+          200: Status,
+          503: {
+            ...ErrorBody,
+            description: 'Not ready: database unreachable, schema not current, or stopping.',
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      if (draining()) return reply.code(503).send(errorBody('not_ready', 'the server is shutting down'))
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${readinessTimeoutMs} ms`)),
+          readinessTimeoutMs,
+        )
+      })
+      try {
+        // As the application role, on the app pool: the path requests take. No retries: readiness
+        // must answer now, and a load balancer asks again.
+        const check = schemaIsCurrent(store.transport.app, migrations)
+        check.catch(() => {}) // when the timeout wins, a late failure must not go unhandled
+        const current = await Promise.race([check, timeout])
+        if (!current) {
+          return reply
+            .code(503)
+            .send(errorBody('not_ready', 'the database schema is not current: run `robot-brain-db migrate`'))
+        }
+        return { status: 'ready' }
+      } catch (err) {
+        request.log.warn({ err }, 'readiness check failed')
+        return reply.code(503).send(errorBody('not_ready', 'the database is not reachable'))
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+  )
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        tags: ['operations'],
+        produces: ['text/plain'],
+      },
+    },
+    async (_request, reply) => {
+      reply.header('content-type', registry.contentType)
+      return registry.metrics()
+    },
+  )
+}

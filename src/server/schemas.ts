@@ -1,0 +1,191 @@
+// Request and response schemas of the /v1 API (TypeBox → JSON Schema). The same objects validate
+// requests and generate /openapi.json. Every number comes from LIMITS; the store checks again
+// (byte sizes of metadata, UUID versions) and its ValidationError names the field the same way.
+import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import { LIMITS } from '../store/limits.js'
+
+/** No control characters (identifiers), and no NUL (free text): PostgreSQL text cannot hold NUL. */
+export const NO_CONTROL_CHARS = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$'
+export const NO_NUL = '^[^\\u0000]*$'
+
+/** What a failed `pattern` means, for error messages that do not quote regular expressions. */
+export const PATTERN_MESSAGES: Record<string, string> = {
+  [NO_CONTROL_CHARS]: 'must not contain control characters',
+  [NO_NUL]: 'must not contain the NUL character',
+}
+
+const identifier = (max: number, description: string) =>
+  Type.String({ minLength: 1, maxLength: max, pattern: NO_CONTROL_CHARS, description })
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
+export const SessionId = identifier(LIMITS.sessionIdMax, 'The session id, chosen by the client.')
+const Personality = identifier(LIMITS.nameMax, 'Which personality of the robot answered.')
+const Message = Type.String({ maxLength: LIMITS.messageMax, pattern: NO_NUL })
+const Metadata = Type.Object(
+  {},
+  {
+    additionalProperties: true,
+    description: `A JSON object of at most ${LIMITS.metadataBytes} bytes serialized.`,
+  },
+)
+const Id = Type.String({
+  format: 'uuid',
+  description: 'Client-generated UUID (idempotency key); a UUIDv7 unless createdAt is given.',
+})
+const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, e.g. 2026-01-31T12:00:00Z' })
+const Cursor = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  description: 'A nextCursor from an earlier page.',
+})
+const limit = (max: number, fallback: number) =>
+  Type.Integer({ minimum: 1, maximum: max, description: `1 to ${max}, default ${fallback}.` })
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable machine-readable code, e.g. validation_failed.' }),
+      message: Type.String({ description: 'What went wrong, naming the field when one is at fault.' }),
+    }),
+  },
+  { description: 'Every error answer has this shape.' },
+)
+
+export const SessionParams = Type.Object({ sessionId: SessionId }, { additionalProperties: false })
+export type SessionParams = Static<typeof SessionParams>
+
+export const TurnBody = Type.Object(
+  {
+    robotPersonality: Personality,
+    userMessage: Message,
+    robotResponse: Message,
+    metadata: Type.Optional(Metadata),
+    id: Type.Optional(Id),
+    createdAt: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false },
+)
+export type TurnBody = Static<typeof TurnBody>
+
+export const Turn = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  sessionId: Type.String(),
+  robotPersonality: Type.String(),
+  userMessage: Type.String(),
+  robotResponse: Type.String(),
+  metadata: Metadata,
+  createdAt: Timestamp,
+})
+
+export const HistoryQuery = Type.Object(
+  {
+    limit: Type.Optional(limit(LIMITS.historyLimitMax, LIMITS.historyLimitDefault)),
+    before: Type.Optional(Cursor),
+  },
+  { additionalProperties: false },
+)
+export type HistoryQuery = Static<typeof HistoryQuery>
+
+export const HistoryPage = Type.Object({
+  turns: Type.Array(Turn, { description: 'Newest first.' }),
+  nextCursor: Nullable(Type.String({ description: 'Pass as `before` for the next page; null on the last.' })),
+})
+
+export const Session = Type.Object({
+  id: Type.String(),
+  userMetadata: Metadata,
+  createdAt: Timestamp,
+  lastActive: Timestamp,
+  messageCount: Type.Integer(),
+})
+
+export const SessionPatch = Type.Object({ userMetadata: Metadata }, { additionalProperties: false })
+export type SessionPatch = Static<typeof SessionPatch>
+
+export const ListSessionsQuery = Type.Object(
+  {
+    limit: Type.Optional(limit(LIMITS.listLimitMax, LIMITS.listLimitDefault)),
+    cursor: Type.Optional(Cursor),
+    activeSince: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false },
+)
+export type ListSessionsQuery = Static<typeof ListSessionsQuery>
+
+export const SessionPage = Type.Object({
+  sessions: Type.Array(Session, { description: 'Most recently active first.' }),
+  nextCursor: Nullable(Type.String({ description: 'Pass as `cursor` for the next page; null on the last.' })),
+})
+
+export const InteractionEvent = Type.Object(
+  {
+    robotId: identifier(LIMITS.nameMax, 'The robot.'),
+    interactionType: identifier(LIMITS.nameMax, 'What kind of interaction.'),
+    durationMs: Type.Integer({ minimum: 0, maximum: 2_147_483_647 }),
+    success: Type.Boolean(),
+    metadata: Type.Optional(Metadata),
+    id: Type.Optional(Id),
+    createdAt: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false },
+)
+
+export const InteractionsBody = Type.Object(
+  { events: Type.Array(InteractionEvent, { minItems: 1, maxItems: LIMITS.eventsPerBatchMax }) },
+  { additionalProperties: false },
+)
+export type InteractionsBody = Static<typeof InteractionsBody>
+
+export const Accepted = Type.Object({
+  accepted: Type.Integer({ description: 'Events accepted; a replayed id counts but is not stored twice.' }),
+})
+
+export const SearchQuery = Type.Object(
+  {
+    q: Type.String({ minLength: 1, maxLength: 1000, pattern: NO_NUL }),
+    mode: Type.Optional(
+      Type.Union([Type.Literal('fulltext'), Type.Literal('semantic'), Type.Literal('hybrid')]),
+    ),
+    sessionId: Type.Optional(SessionId),
+    robotPersonality: Type.Optional(Personality),
+    from: Type.Optional(Timestamp),
+    to: Type.Optional(Timestamp),
+    limit: Type.Optional(limit(LIMITS.historyLimitMax, LIMITS.historyLimitDefault)),
+  },
+  { additionalProperties: false },
+)
+
+export const TimeRangeQuery = Type.Object(
+  { from: Type.Optional(Timestamp), to: Type.Optional(Timestamp) },
+  { additionalProperties: false },
+)
+
+export const InteractionAnalyticsQuery = Type.Object(
+  {
+    from: Type.Optional(Timestamp),
+    to: Type.Optional(Timestamp),
+    groupBy: Type.Optional(Type.Union([Type.Literal('robotId'), Type.Literal('interactionType')])),
+  },
+  { additionalProperties: false },
+)
+
+/** The error answers a /v1 route may give, for the OpenAPI document. */
+export function errorResponses(...statuses: number[]): Record<number, unknown> {
+  const descriptions: Record<number, string> = {
+    400: 'Invalid input; the message names the field.',
+    401: 'Missing, unknown or revoked API key.',
+    404: 'Not found.',
+    409: 'Conflict.',
+    413: 'Request body over 1 MiB.',
+    415: 'Body is not JSON.',
+    501: 'Not implemented yet in this version.',
+    503: 'Database unavailable; retry after the Retry-After header.',
+  }
+  return Object.fromEntries(
+    [...new Set([400, 401, 503, ...statuses])].map((s) => [
+      s,
+      { ...ErrorBody, description: descriptions[s] ?? 'Error.' },
+    ]),
+  )
+}
