@@ -4,19 +4,21 @@
 import { neonConfig, Pool } from '@neondatabase/serverless'
 import ws from 'ws'
 import type { Config } from '../config.js'
-import { rolePools } from './pg.js'
+import { guardPoolErrors, rolePools, sessionStatementTimeout } from './pg.js'
 import type { Transport } from './pool.js'
 import { pgUrlOptions } from './urls.js'
 
-function neonPool(url: string, config: Config, max = config.poolMax): Pool {
+function neonPool(url: string, config: Config, max = config.poolMax, statementTimeoutMs = 0): Pool {
   const { connectionString } = pgUrlOptions(url)
   const pool = new Pool({
     connectionString,
     max,
     connectionTimeoutMillis: config.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
+    ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
   })
-  pool.on('error', () => {}) // an idle connection dropped on suspend must not crash the process
+  // A connection dropped on suspend, idle or checked out, must not crash the process.
+  guardPoolErrors(pool)
   return pool
 }
 
@@ -36,8 +38,12 @@ export function openNeon(config: Config, runtimeRole: () => string | null): Tran
   }
   const url = config.url as string
   const directUrl = config.directUrl ?? url
-  const appInner = neonPool(url, config)
-  const ownerInner = directUrl === url ? appInner : neonPool(directUrl, config, 2)
-  const readInner = config.readUrl ? neonPool(config.readUrl, config) : undefined
+  const appTimeout = sessionStatementTimeout(url, config)
+  const appInner = neonPool(url, config, config.poolMax, appTimeout)
+  // The owner (migrations, maintenance) never shares the app's timed-out sessions.
+  const ownerInner = directUrl === url && appTimeout === 0 ? appInner : neonPool(directUrl, config, 2)
+  const readInner = config.readUrl
+    ? neonPool(config.readUrl, config, config.poolMax, sessionStatementTimeout(config.readUrl, config))
+    : undefined
   return rolePools('neon', url, appInner, ownerInner, readInner, runtimeRole, config.preparedStatements)
 }

@@ -5,7 +5,7 @@ import type { DbPool, Transport } from './pool.js'
 import { RolePool, type RoleState } from './role-pool.js'
 import { looksPooled, pgUrlOptions } from './urls.js'
 
-export function pgPool(url: string, config: Config, max = config.poolMax): pg.Pool {
+export function pgPool(url: string, config: Config, max = config.poolMax, statementTimeoutMs = 0): pg.Pool {
   const { connectionString, enableChannelBinding } = pgUrlOptions(url)
   const pool = new pg.Pool({
     connectionString,
@@ -16,19 +16,52 @@ export function pgPool(url: string, config: Config, max = config.poolMax): pg.Po
     // Keep idle sockets alive through NAT and proxies; a dead one is noticed sooner.
     keepAlive: true,
     application_name: 'robot-brain-db',
+    // A startup parameter: the session default, set without a round trip (see sessionStatementTimeout).
+    ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
   })
-  // A connection dropped while idle (compute suspended, server restarted) must not crash the process:
-  // the pool discards it and the next checkout opens a new one.
-  pool.on('error', () => {})
+  guardPoolErrors(pool)
   return pool
+}
+
+/**
+ * A connection dropped while idle (compute suspended, server restarted) must not crash the process:
+ * the pool discards it and the next checkout opens a new one. node-postgres also emits 'error' on a
+ * checked-out client whose socket fails (the running query is rejected as well), and pg-pool takes
+ * its own listener off while a client is checked out: without one of ours that event would be
+ * unhandled and end the process. Works for pg.Pool and the Neon driver's Pool (the same pg-pool).
+ */
+export function guardPoolErrors(pool: {
+  on(event: 'error', listener: (err: Error) => void): unknown
+  on(
+    event: 'connect',
+    listener: (client: { on(e: 'error', l: (err: Error) => void): unknown }) => void,
+  ): unknown
+}): void {
+  pool.on('error', () => {})
+  pool.on('connect', (client) => client.on('error', () => {}))
+}
+
+/**
+ * The statement_timeout an application pool sets as a startup parameter. Only on a direct
+ * connection: a transaction-mode pooler refuses or drops startup parameters (Neon's pooler, PgBouncer
+ * without ignore_startup_parameters), so there the login role's server-side default applies instead
+ * (set by migrate, see statement-timeout.ts).
+ */
+export function sessionStatementTimeout(url: string, config: Config): number {
+  return looksPooled(url) ? 0 : config.statementTimeoutMs
 }
 
 export function openPg(config: Config, runtimeRole: () => string | null): Transport {
   const url = config.url as string
   const directUrl = config.directUrl ?? url
-  const appInner = pgPool(url, config)
-  const ownerInner = directUrl === url ? appInner : pgPool(directUrl, config, 2)
-  const readInner = config.readUrl ? pgPool(config.readUrl, config) : undefined
+  const appTimeout = sessionStatementTimeout(url, config)
+  const appInner = pgPool(url, config, config.poolMax, appTimeout)
+  // Migrations and maintenance may run longer than a request may: the owner never shares the app's
+  // timed-out sessions.
+  const ownerInner = directUrl === url && appTimeout === 0 ? appInner : pgPool(directUrl, config, 2)
+  const readInner = config.readUrl
+    ? pgPool(config.readUrl, config, config.poolMax, sessionStatementTimeout(config.readUrl, config))
+    : undefined
   return rolePools('pg', url, appInner, ownerInner, readInner, runtimeRole, config.preparedStatements)
 }
 

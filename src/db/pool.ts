@@ -40,11 +40,28 @@ export interface Transport {
   close(): Promise<void>
 }
 
-/** Runs `fn` inside BEGIN/COMMIT on one connection; rolls back and rethrows on error. */
-export async function withTransaction<T>(pool: DbPool, fn: (client: DbClient) => Promise<T>): Promise<T> {
+export interface TransactionOptions {
+  /** statement_timeout for this transaction only (SET LOCAL), in ms; 0 or absent: the session's. */
+  statementTimeoutMs?: number
+}
+
+/**
+ * Runs `fn` inside BEGIN/COMMIT on one connection; rolls back and rethrows on error. A statement
+ * timeout is set with SET LOCAL in the same simple-protocol message as BEGIN: it costs no round trip,
+ * ends with the transaction, and so survives a transaction-mode pooler.
+ */
+export async function withTransaction<T>(
+  pool: DbPool,
+  fn: (client: DbClient) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  const timeout = options.statementTimeoutMs ?? 0
+  if (!Number.isInteger(timeout) || timeout < 0) {
+    throw new RangeError('statementTimeoutMs must be a non-negative integer')
+  }
   const client = await pool.connect()
   try {
-    await client.query('BEGIN')
+    await client.query(timeout > 0 ? `BEGIN; SET LOCAL statement_timeout = ${timeout}` : 'BEGIN')
     const result = await fn(client)
     await client.query('COMMIT')
     client.release()

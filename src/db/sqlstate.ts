@@ -18,6 +18,10 @@ export const SQLSTATE = {
   ADMIN_SHUTDOWN: '57P01',
   CRASH_SHUTDOWN: '57P02',
   CANNOT_CONNECT_NOW: '57P03',
+  /** PostgreSQL 14+: idle_session_timeout closed the connection. */
+  IDLE_SESSION_TIMEOUT: '57P05',
+  /** idle_in_transaction_session_timeout closed the connection (the transaction was rolled back). */
+  IDLE_IN_TRANSACTION_TIMEOUT: '25P03',
   SERIALIZATION_FAILURE: '40001',
   DEADLOCK_DETECTED: '40P01',
   TOO_MANY_CONNECTIONS: '53300',

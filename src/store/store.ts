@@ -13,6 +13,7 @@ import { openPg } from '../db/pg.js'
 import { openPglite } from '../db/pglite.js'
 import type { DbPool, Transport } from '../db/pool.js'
 import { type RetryHooks, withRetry } from '../db/retry.js'
+import { applyPooledStatementTimeout, type PooledTimeoutResult } from '../db/statement-timeout.js'
 import { ConfigError, MigrationError, NotFoundError, ValidationError } from '../errors.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { GroupCommit } from './group-commit.js'
@@ -82,6 +83,15 @@ class StoreCore {
     this.ready = undefined
   }
 
+  /** Through a pooler, the app's statement_timeout lives on its login role (statement-timeout.ts). */
+  async applyStatementTimeout(): Promise<PooledTimeoutResult> {
+    if (!this.transport.pooled || !this.config.url) return 'skipped'
+    const login = decodeURIComponent(new URL(this.config.url).username) || undefined
+    return this.retry(() =>
+      applyPooledStatementTimeout(this.transport.owner, login, this.config.statementTimeoutMs),
+    )
+  }
+
   private async decideRole(): Promise<void> {
     const role = this.config.runtimeRole
     const { rows } = await this.transport.app.query<{
@@ -126,7 +136,13 @@ class StoreCore {
   async writeTurns(tenant: string, turns: NewTurn[]): Promise<Array<TurnRow | null>> {
     const inserted = await this.retry(() => insertTurns(this.transport.app, tenant, turns))
     const byId = new Map(inserted.map((r) => [r.id, r]))
-    return turns.map((t) => byId.get(t.id) ?? null)
+    // The same id twice in one batch (concurrent replays) is stored once: only the first caller
+    // gets it as created, the others answer as replays.
+    return turns.map((t) => {
+      const row = byId.get(t.id) ?? null
+      byId.delete(t.id)
+      return row
+    })
   }
 
   async close(): Promise<void> {
@@ -160,6 +176,7 @@ export class Store {
   /** Applies pending migrations (on the direct URL, as the owner). Same as `robot-brain-db migrate`. */
   async migrate(options: { dryRun?: boolean } = {}): Promise<MigrateResult> {
     const result = await this.core.retry(() => migrate(this.core.transport.owner, options))
+    if (!options.dryRun) await this.core.applyStatementTimeout()
     this.core.resetReady()
     return result
   }
