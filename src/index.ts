@@ -3,9 +3,15 @@
 export type { Config, Driver, GroupCommitOptions, RetryOptions, StoreOptions } from './config.js'
 export { optionsFromEnv, redactedConfig, resolveConfig } from './config.js'
 export { loadMigrations, type MigrateResult, type MigrationState } from './db/migrate.js'
-export { isRetryable, withRetry } from './db/retry.js'
+export { backoffDelay, isRetryable, type RetryReason, retryReason, withRetry } from './db/retry.js'
 export * from './errors.js'
 export { newId } from './store/ids.js'
+export {
+  BufferFullError,
+  InteractionBuffer,
+  type InteractionBufferOptions,
+  type InteractionBufferStats,
+} from './store/interaction-buffer.js'
 export { LIMITS } from './store/limits.js'
 export { DEFAULT_TENANT, openStore, Store } from './store/store.js'
 export type * from './store/types.js'

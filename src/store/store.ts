@@ -18,6 +18,7 @@ import { ConfigError, MigrationError, NotFoundError, ValidationError } from '../
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { GroupCommit } from './group-commit.js'
 import { isUuid } from './ids.js'
+import { InteractionBuffer, type InteractionBufferOptions } from './interaction-buffer.js'
 import { insertInteractions, type NewInteraction } from './interactions.js'
 import { LIMITS } from './limits.js'
 import {
@@ -297,6 +298,15 @@ export class Store {
     return { accepted: rows.length, inserted }
   }
 
+  /**
+   * A buffered writer for interaction events: batched in memory, one statement per batch, bounded,
+   * flushed by close() (or on SIGTERM/SIGINT with `flushOnSignals`). Events go to this store's tenant
+   * unless add() names another. See interaction-buffer.ts.
+   */
+  interactionBuffer(options?: InteractionBufferOptions): InteractionBuffer {
+    return new InteractionBuffer(this, validateInteraction, options)
+  }
+
   /** Statistics per session from the session_stats view (as fresh as its last refresh). */
   async sessionStats(options: { sessionId?: string; limit?: number } = {}): Promise<SessionStats[]> {
     const sid =
@@ -333,7 +343,7 @@ function validateTurn(input: TurnInput): NewTurn {
   }
 }
 
-function validateInteraction(input: InteractionInput, at: string): NewInteraction {
+export function validateInteraction(input: InteractionInput, at: string): NewInteraction {
   const e = v.requireObject(at, input) as unknown as InteractionInput
   const key = v.rowKey(`${at}.id`, e.id, `${at}.createdAt`, e.createdAt)
   if (
