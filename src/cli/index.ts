@@ -2,16 +2,19 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { EXIT, errorMessage, UsageError } from './common.js'
+import { register as doctor } from './doctor.js'
 import { register as keys } from './keys.js'
 import { register as maintain } from './maintain.js'
 import { register as migrate } from './migrate.js'
+import { register as seed } from './seed.js'
 import { register as serve } from './serve.js'
+import { register as status } from './status.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string
 }
 
-const COMMANDS: Array<(program: Command) => void> = [migrate, maintain, serve, keys]
+const COMMANDS: Array<(program: Command) => void> = [migrate, maintain, serve, keys, status, doctor, seed]
 
 export function buildProgram(): Command {
   const program = new Command('robot-brain-db')

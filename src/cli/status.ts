@@ -1,0 +1,81 @@
+// robot-brain-db status: where we are connected, server and schema version, rows and partitions.
+import type { Command } from 'commander'
+import { EXACT_COUNT_LIMIT, gatherStatus, type StatusReport } from '../doctor/status.js'
+import { type DbFlags, printJson, withStore } from './common.js'
+
+const n = (x: number) => x.toLocaleString('en-US')
+
+function size(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB']
+  let v = bytes
+  let u = 0
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024
+    u++
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`
+}
+
+function printStatus(r: StatusReport): void {
+  const c = r.connection
+  if (c.driver === 'pglite') console.log(`connection  embedded PGlite, data in ${c.dataDir}`)
+  else {
+    console.log(`connection  ${c.driver} ${c.url}${c.pooled ? ' (pooled)' : ''}`)
+    if (c.directUrl) console.log(`            direct: ${c.directUrl}`)
+    if (c.readUrl) console.log(`            read:   ${c.readUrl}`)
+  }
+  console.log(`server      PostgreSQL ${r.server.version}`)
+  const s = r.schema
+  const state = s.current
+    ? `current (${s.applied.length} applied, latest ${s.applied.at(-1)})`
+    : [
+        s.pending.length &&
+          `${s.pending.length} pending (${s.pending.join(', ')}): run robot-brain-db migrate`,
+        s.changed.length && `changed after applying: ${s.changed.join(', ')}`,
+        s.unknown.length && `applied but unknown to this version: ${s.unknown.join(', ')}`,
+      ]
+        .filter(Boolean)
+        .join('; ')
+  console.log(`schema      ${state}`)
+  if (!r.tables || !r.partitions) {
+    console.log('rows        no schema yet')
+    return
+  }
+  console.log('rows')
+  for (const [table, count] of Object.entries(r.tables)) {
+    console.log(
+      `  ${table.padEnd(20)} ${(count.estimated ? `~${n(count.rows)}` : n(count.rows)).padStart(14)}`,
+    )
+  }
+  if (Object.values(r.tables).some((t) => t.estimated)) {
+    console.log(`  (~ estimated from pg_class.reltuples: over ${n(EXACT_COUNT_LIMIT)} rows)`)
+  }
+  console.log('partitions')
+  for (const [parent, parts] of Object.entries(r.partitions)) {
+    console.log(`  ${parent}`)
+    for (const p of parts) {
+      const range = p.default ? 'default' : `${p.from?.slice(0, 10)} to ${p.to?.slice(0, 10)}`
+      const rows = p.rows === null ? '?' : `${p.estimated ? '~' : ''}${n(p.rows)}`
+      console.log(
+        `    ${p.name.padEnd(34)} ${range.padEnd(24)} ${rows.padStart(12)} rows ${size(p.bytes).padStart(9)}`,
+      )
+    }
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('status')
+    .description(
+      'show the connection (password redacted), server version, schema version, row counts ' +
+        'across all tenants, and the partitions of conversations and robot_interactions',
+    )
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: DbFlags & { json?: boolean }) => {
+      await withStore(opts, async (store) => {
+        const report = await gatherStatus(store.config, store.transport.owner, store.transport.pooled)
+        if (opts.json) printJson(report)
+        else printStatus(report)
+      })
+    })
+}

@@ -1,0 +1,173 @@
+// What `status` reports: connection, server, schema version, row counts and partitions. Read-only
+// queries on the owner pool, so counts cover every tenant (row-level security has an owner policy).
+import type { Config } from '../config.js'
+import { migrationStatus } from '../db/migrate.js'
+import type { DbPool } from '../db/pool.js'
+import { redactUrl } from '../db/urls.js'
+
+/** Above this many rows (by the planner's estimate) a table is not counted exactly. */
+export const EXACT_COUNT_LIMIT = 1_000_000
+
+export const TABLES = ['sessions', 'conversations', 'robot_interactions'] as const
+export const PARTITIONED = ['conversations', 'robot_interactions'] as const
+type TableName = (typeof TABLES)[number]
+
+export interface RowCount {
+  rows: number
+  /** True when `rows` is pg_class.reltuples (the table is too big to count, or was never analyzed). */
+  estimated: boolean
+}
+
+export interface PartitionInfo {
+  name: string
+  /** ISO timestamps of the range [from, to); null for the default partition. */
+  from: string | null
+  to: string | null
+  default: boolean
+  rows: number | null
+  estimated: boolean
+  bytes: number
+}
+
+export interface StatusReport {
+  connection: {
+    driver: Config['driver']
+    url?: string
+    directUrl?: string
+    readUrl?: string
+    dataDir?: string
+    pooled: boolean
+  }
+  server: { version: string; versionNum: number }
+  schema: { current: boolean; applied: string[]; pending: string[]; changed: string[]; unknown: string[] }
+  /** Null when the schema does not exist yet. */
+  tables: Record<TableName, RowCount> | null
+  partitions: Record<(typeof PARTITIONED)[number], PartitionInfo[]> | null
+}
+
+export function connectionInfo(config: Config, pooled: boolean): StatusReport['connection'] {
+  if (config.driver === 'pglite') return { driver: 'pglite', dataDir: config.dataDir, pooled: false }
+  return {
+    driver: config.driver,
+    url: config.url && redactUrl(config.url),
+    directUrl: config.directUrl && config.directUrl !== config.url ? redactUrl(config.directUrl) : undefined,
+    readUrl: config.readUrl && redactUrl(config.readUrl),
+    pooled,
+  }
+}
+
+const SERVER = `SELECT current_setting('server_version') AS version,
+  current_setting('server_version_num')::integer AS num`
+
+// Estimates: the table's own reltuples plus its partitions' (a partitioned parent has none of its own).
+// -1 means never vacuumed or analyzed: counted as unknown, not as zero.
+const ESTIMATES = `
+SELECT t.name,
+       (SELECT coalesce(sum(c.reltuples) FILTER (WHERE c.reltuples >= 0), 0)::float8
+        FROM pg_class c
+        WHERE c.oid = to_regclass('robot_brain.' || t.name)
+           OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass('robot_brain.' || t.name))
+       ) AS estimate
+FROM unnest($1::text[]) AS t(name)`
+
+const PARTITIONS = `
+SELECT parent.relname AS parent, child.relname AS name,
+       pg_get_expr(child.relpartbound, child.oid) AS bound,
+       child.reltuples::float8 AS estimate,
+       pg_total_relation_size(child.oid)::float8 AS bytes
+FROM pg_inherits i
+JOIN pg_class parent ON parent.oid = i.inhparent
+JOIN pg_class child ON child.oid = i.inhrelid
+JOIN pg_namespace n ON n.oid = parent.relnamespace
+WHERE n.nspname = 'robot_brain' AND parent.relname = ANY ($1::text[])
+ORDER BY parent.relname, child.relname`
+
+/** `FOR VALUES FROM ('2025-01-01 00:00:00+00') TO (...)` → ISO bounds (the text follows the session TimeZone). */
+export function parseBound(bound: string): { from: string | null; to: string | null } {
+  const m = /FROM \('([^']+)'\) TO \('([^']+)'\)/.exec(bound)
+  if (!m) return { from: null, to: null }
+  return { from: isoTimestamp(m[1] as string), to: isoTimestamp(m[2] as string) }
+}
+
+function isoTimestamp(pgText: string): string {
+  const iso = pgText.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00')
+  const ms = Date.parse(iso)
+  return Number.isNaN(ms) ? pgText : new Date(ms).toISOString()
+}
+
+export async function gatherStatus(config: Config, owner: DbPool, pooled: boolean): Promise<StatusReport> {
+  const server = (await owner.query<{ version: string; num: number }>(SERVER)).rows[0]
+  const states = await migrationStatus(owner)
+  const names = (status: string) => states.filter((s) => s.status === status).map((s) => s.name)
+  const schema = {
+    current: states.every((s) => s.status === 'applied'),
+    applied: names('applied'),
+    pending: names('pending'),
+    changed: names('changed'),
+    unknown: names('unknown'),
+  }
+  const report: StatusReport = {
+    connection: connectionInfo(config, pooled),
+    server: { version: server?.version ?? '?', versionNum: server?.num ?? 0 },
+    schema,
+    tables: null,
+    partitions: null,
+  }
+  return withCounts(report, owner)
+}
+
+async function withCounts(report: StatusReport, owner: DbPool): Promise<StatusReport> {
+  const present = await owner.query<{ ok: boolean }>({
+    text: `SELECT bool_and(to_regclass('robot_brain.' || t) IS NOT NULL) AS ok FROM unnest($1::text[]) AS t`,
+    values: [TABLES],
+  })
+  if (!present.rows[0]?.ok) return report
+  const estimates = new Map(
+    (
+      await owner.query<{ name: TableName; estimate: number }>({ text: ESTIMATES, values: [TABLES] })
+    ).rows.map((r) => [r.name, r.estimate]),
+  )
+  const partitionRows = (
+    await owner.query<{ parent: string; name: string; bound: string; estimate: number; bytes: number }>({
+      text: PARTITIONS,
+      values: [PARTITIONED],
+    })
+  ).rows
+  const tables = {} as Record<TableName, RowCount>
+  const exactByPartition = new Map<string, number>()
+  for (const table of TABLES) {
+    const estimate = estimates.get(table) ?? 0
+    if (estimate > EXACT_COUNT_LIMIT) {
+      tables[table] = { rows: Math.round(estimate), estimated: true }
+      continue
+    }
+    // One scan gives the exact total and, for a partitioned table, each partition's count.
+    // The table name comes from the fixed list above, never from input.
+    const { rows } = await owner.query<{ part: string; n: string }>(
+      `SELECT tableoid::regclass::text AS part, count(*) AS n FROM robot_brain.${table} GROUP BY 1`,
+    )
+    let total = 0
+    for (const r of rows) {
+      total += Number(r.n)
+      exactByPartition.set(r.part.replace(/^robot_brain\./, ''), Number(r.n))
+    }
+    tables[table] = { rows: total, estimated: false }
+  }
+  const partitions = { conversations: [], robot_interactions: [] } as Record<
+    (typeof PARTITIONED)[number],
+    PartitionInfo[]
+  >
+  for (const p of partitionRows) {
+    const exact = !tables[p.parent as TableName].estimated
+    const isDefault = p.bound === 'DEFAULT'
+    partitions[p.parent as (typeof PARTITIONED)[number]].push({
+      name: p.name,
+      ...(isDefault ? { from: null, to: null } : parseBound(p.bound)),
+      default: isDefault,
+      rows: exact ? (exactByPartition.get(p.name) ?? 0) : p.estimate >= 0 ? Math.round(p.estimate) : null,
+      estimated: !exact,
+      bytes: p.bytes,
+    })
+  }
+  return { ...report, tables, partitions }
+}

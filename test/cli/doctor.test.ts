@@ -1,0 +1,135 @@
+// `robot-brain-db doctor` through the real CLI: exit 0 with only warnings on a healthy database, exit 1
+// when a check fails (no schema, unreachable server, unencrypted remote URL), never a password.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Check } from '../../src/doctor/check.js'
+import { type FreshDatabase, freshDatabase } from '../support/backend.js'
+import { backend, cli, dbEnv, ensureBuilt, json } from './cli.js'
+
+const PASSWORD = 'Sup3r-Secret_pw'
+
+interface Report {
+  ok: boolean
+  summary: Record<Check['status'], number>
+  checks: Check[]
+}
+
+const byId = (r: Report, id: string) => r.checks.find((c) => c.id === id)
+
+describe(`doctor command (${backend})`, () => {
+  let db: FreshDatabase
+  let env: Record<string, string>
+
+  beforeAll(async () => {
+    await ensureBuilt()
+    db = await freshDatabase('cli doctor')
+    // pg: the app URL carries a password (trust authentication ignores it) that must never be printed.
+    if (backend === 'pg') {
+      const u = new URL(db.appUrl)
+      u.password = PASSWORD
+      env = dbEnv(db, u.toString())
+    } else env = dbEnv(db)
+  }, 300_000)
+
+  afterAll(async () => {
+    await db?.drop()
+  })
+
+  it('fails the schema check (exit 1) before migrations', async () => {
+    const r = await cli(['doctor', '--json'], env)
+    expect(r.code).toBe(1)
+    const report = json<Report>(r)
+    expect(report.ok).toBe(false)
+    expect(byId(report, 'schema')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/migrate/) })
+    expect(r.stderr).toMatch(/check\(s\) failed/)
+  }, 120_000)
+
+  it('passes a healthy local database: exit 0, warnings at most', async () => {
+    const m = await cli(['migrate'], env)
+    expect(m.code, m.stderr).toBe(0)
+    const r = await cli(['doctor', '--json'], env)
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const report = json<Report>(r)
+    expect(report.ok).toBe(true)
+    expect(report.summary.fail).toBe(0)
+    expect(byId(report, 'schema')?.status).toBe('ok')
+    expect(byId(report, 'server-version')?.status).toBe('ok')
+    expect(byId(report, 'clock-skew')?.status).toBe('ok')
+    for (const name of ['vector', 'pg_stat_statements', 'pgcrypto', 'pg_trgm']) {
+      expect(['ok', 'warn']).toContain(byId(report, `extension ${name}`)?.status)
+    }
+    if (backend === 'pglite') {
+      // PGlite ships pgvector but not pg_stat_statements: a warning, not a failure.
+      expect(byId(report, 'extension vector')?.status).toBe('ok')
+      expect(byId(report, 'extension pg_stat_statements')?.status).toBe('warn')
+      expect(byId(report, 'runtime-role')?.status).toBe('ok')
+    } else {
+      expect(byId(report, 'sslmode (app)')).toMatchObject({
+        status: 'ok',
+        message: expect.stringMatching(/local/),
+      })
+      // The vector extension is not packaged for the test server.
+      expect(byId(report, 'extension vector')).toMatchObject({
+        status: 'warn',
+        message: expect.stringMatching(/semantic search unavailable/),
+      })
+    }
+    if (backend === 'pg') {
+      // A superuser on a direct URL: workable (the store switches role), but worth a warning.
+      expect(byId(report, 'runtime-role')).toMatchObject({
+        status: 'warn',
+        message: expect.stringMatching(/superuser/),
+      })
+    }
+    if (backend === 'pgbouncer') expect(byId(report, 'runtime-role')?.status).toBe('ok')
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD)
+  }, 120_000)
+
+  it('prints one line per check and a summary', async () => {
+    const r = await cli(['doctor'], env)
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^ok\s+schema\s+current/m)
+    expect(r.stdout).toMatch(/^\d+ ok, \d+ warning\(s\), 0 failed, \d+ skipped$/m)
+    for (const line of r.stdout.trim().split('\n').slice(0, -2))
+      expect(line).toMatch(/^(ok|warn|fail|skip)\s/)
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD)
+  }, 120_000)
+
+  it('fails (exit 1) on an unreachable server and keeps the password out', async () => {
+    const r = await cli(['doctor', '--json'], {
+      DATABASE_URL: `postgres://robot:${PASSWORD}@127.0.0.1:1/nowhere`,
+    })
+    expect(r.code).toBe(1)
+    const report = json<Report>(r)
+    expect(byId(report, 'connect (app)')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/cannot connect/),
+    })
+    expect(byId(report, 'schema')?.status).toBe('skip')
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD)
+  }, 60_000)
+
+  it('fails (exit 1) on a remote host without TLS, and warns on a short connect timeout', async () => {
+    // .invalid never resolves (RFC 2606): the configuration checks decide, no internet needed.
+    const r = await cli(['doctor'], {
+      DATABASE_URL: `postgres://robot:${PASSWORD}@db.invalid:5432/app?sslmode=disable`,
+      DATABASE_CONNECT_TIMEOUT_MS: '3000',
+    })
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(
+      /^fail\s+sslmode \(app\)\s+sslmode=disable on db\.invalid.*fix: add sslmode=require/m,
+    )
+    expect(r.stdout).toMatch(/^warn\s+connect-timeout\s+3 s/m)
+    expect(r.stdout).toMatch(/^fail\s+connect \(app\)/m)
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD)
+  }, 60_000)
+
+  it('turns an invalid URL into a failed config check', async () => {
+    const r = await cli(['doctor', '--json'], { DATABASE_URL: `mysql://robot:${PASSWORD}@localhost/app` })
+    expect(r.code).toBe(1)
+    expect(byId(json<Report>(r), 'config')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/postgres:\/\//),
+    })
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD)
+  }, 60_000)
+})
