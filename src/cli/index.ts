@@ -1,6 +1,7 @@
 // The command line: one file per command, each registering itself on the program.
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
+import { register as bench } from './bench.js'
 import { EXIT, errorMessage, UsageError } from './common.js'
 import { register as doctor } from './doctor.js'
 import { register as keys } from './keys.js'
@@ -14,7 +15,16 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
   version: string
 }
 
-const COMMANDS: Array<(program: Command) => void> = [migrate, maintain, serve, keys, status, doctor, seed]
+const COMMANDS: Array<(program: Command) => void> = [
+  migrate,
+  maintain,
+  serve,
+  keys,
+  status,
+  doctor,
+  seed,
+  bench,
+]
 
 export function buildProgram(): Command {
   const program = new Command('robot-brain-db')

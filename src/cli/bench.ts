@@ -1,0 +1,97 @@
+// robot-brain-db bench [--quick] [--suites ...] [--targets ...] [--keep] [--out dir]
+// Measures the store against raw-driver baselines in the same run; see docs/bench.md.
+import type { Command } from 'commander'
+import type { TargetName } from '../bench/targets.js'
+import { UsageError } from './common.js'
+
+const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres'
+
+function list<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new UsageError(`${flag}: "${item}" is not one of ${allowed.join(', ')}`)
+    }
+  }
+  if (items.length === 0) throw new UsageError(`${flag}: give at least one of ${allowed.join(', ')}`)
+  return items as T[]
+}
+
+interface BenchFlags {
+  quick?: boolean
+  suites: string
+  targets: string
+  url?: string
+  pgbouncer: string
+  appLogin: string
+  out: string
+  keep?: boolean
+  json?: boolean
+}
+
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .description(
+      'measure the store against raw-driver baselines (turn ingest, history, interactions, HTTP) ' +
+        'on a database of its own, and write bench/results/latest.{json,md}',
+    )
+    .option('--quick', 'short rounds and small data sets (under two minutes, for CI)')
+    .option(
+      '--suites <list>',
+      'suites to run: turns,history,interactions,http',
+      'turns,history,interactions,http',
+    )
+    .option(
+      '--targets <list>',
+      'ways to reach the database: pg,pgbouncer,neon,pglite',
+      'pg,pgbouncer,neon,pglite',
+    )
+    .option(
+      '--pgbouncer <host:port>',
+      'PgBouncer in transaction mode in front of the server, or "none"',
+      '127.0.0.1:6432',
+    )
+    .option('--app-login <role>', 'login role the store uses through PgBouncer', 'robot_brain_test_app')
+    .option('--out <dir>', 'where to write the results', 'bench/results')
+    .option('--keep', 'keep the bench database (default: drop it at the end)')
+    .option('--json', 'print the report as JSON instead of the Markdown table')
+    .addHelpText(
+      'after',
+      '\nThe server is given by --url (an administrator URL: the run creates and drops a database ' +
+        `rbbench_<time>), default ${DEFAULT_ADMIN_URL}. DATABASE_URL is not read: a benchmark must never ` +
+        'land on an application database by accident.',
+    )
+    .action(async (opts: BenchFlags) => {
+      const { SUITES, TARGETS, runBench } = await import('../bench/runner.js')
+      const { markdown } = await import('../bench/report.js')
+      const suites = list('--suites', opts.suites, SUITES)
+      const targets = list<TargetName>('--targets', opts.targets, TARGETS)
+      const adminUrl = opts.url ?? process.env.ROBOT_BRAIN_BENCH_URL ?? DEFAULT_ADMIN_URL
+      try {
+        new URL(adminUrl)
+      } catch {
+        throw new UsageError('--url: not a valid database URL')
+      }
+      const mode = opts.quick ? 'quick' : 'full'
+      const report = await runBench({
+        mode,
+        suites,
+        targets,
+        adminUrl,
+        pgbouncer: opts.pgbouncer === 'none' ? null : opts.pgbouncer,
+        appLogin: opts.appLogin,
+        outDir: opts.out,
+        keep: Boolean(opts.keep),
+        command: `npm run bench${mode === 'quick' ? ' -- --quick' : ''}`,
+        log: (msg) => process.stderr.write(`[bench] ${msg}\n`),
+      })
+      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : markdown(report))
+      if (report.errors.length > 0) {
+        throw new Error(`the bench run had ${report.errors.length} error(s); see the report`)
+      }
+    })
+}
