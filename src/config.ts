@@ -145,7 +145,8 @@ export function resolveConfig(options: StoreOptions = {}): Config {
     connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
     statementTimeoutMs: options.statementTimeoutMs ?? 30_000,
     retry: { budgetMs: 20_000, baseDelayMs: 100, maxDelayMs: 2_000, ...options.retry },
-    groupCommit: { enabled: driver !== 'pglite', maxBatch: 64, lingerMs: 0, ...options.groupCommit },
+    // On for every driver: PGlite's single connection gains the most from coalescing (bench/).
+    groupCommit: { enabled: true, maxBatch: 64, lingerMs: 0, ...options.groupCommit },
     runtimeRole: options.runtimeRole ?? DEFAULT_RUNTIME_ROLE,
     preparedStatements: options.preparedStatements ?? !(url && looksPooled(url) && !isNeonPooledUrl(url)),
   }

@@ -38,7 +38,7 @@ const ALL_TURN_CASES: TurnCase[] = [1, 8, 64].flatMap((writers) =>
 export const PROFILES: Record<'quick' | 'full', Profile> = {
   // Under two minutes with setup on a 2-core machine: short rounds, small data sets.
   quick: {
-    compare: { rounds: 2, durationMs: 500, warmupMs: 150 },
+    compare: { rounds: 2, durationMs: 400, warmupMs: 100 },
     turnCases: ALL_TURN_CASES,
     transportTurnCases: [
       { writers: 8, sessions: 'distinct' },

@@ -60,7 +60,9 @@ class StoreCore {
     readonly transport: Transport,
   ) {
     if (config.groupCommit.enabled) {
-      this.turnWriter = new GroupCommit(config.groupCommit, config.poolMax, (tenant, turns) =>
+      // PGlite has one connection: one batch at a time, so every turn that waits joins the next one.
+      const slots = transport.driver === 'pglite' ? 1 : config.poolMax
+      this.turnWriter = new GroupCommit(config.groupCommit, slots, (tenant, turns) =>
         this.writeTurns(tenant, turns),
       )
     }
