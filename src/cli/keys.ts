@@ -3,6 +3,8 @@
 import type { Command } from 'commander'
 import { ValidationError } from '../errors.js'
 import { type ApiKeyInfo, KeyStore } from '../keys/keys.js'
+import { isUuid } from '../store/ids.js'
+import { tenantId } from '../store/validate.js'
 import { type DbFlags, printJson, UsageError, withStore } from './common.js'
 
 interface KeyFlags extends DbFlags {
@@ -32,15 +34,16 @@ export function register(program: Command): void {
     .option('--json', 'print the key and its record as JSON')
     .action(async (_opts: unknown, cmd: Command) => {
       const opts = flags<{ tenant: string; name: string }>(cmd)
+      // Checked before the database is opened: a usage error should not wait for a connection.
+      let tenant: string
+      try {
+        tenant = tenantId(opts.tenant)
+      } catch (err) {
+        if (err instanceof ValidationError)
+          throw new UsageError(`--tenant ${err.message.replace(/^tenant: /, '')}`)
+        throw err
+      }
       await withStore(opts, async (store) => {
-        let tenant: string
-        try {
-          tenant = store.tenant(opts.tenant).tenantId
-        } catch (err) {
-          if (err instanceof ValidationError)
-            throw new UsageError(`--tenant ${err.message.replace(/^tenant: /, '')}`)
-          throw err
-        }
         const created = await new KeyStore(store.transport.owner).create(tenant, opts.name)
         if (opts.json) return printJson(created)
         console.error(
@@ -73,6 +76,9 @@ export function register(program: Command): void {
     .option('--json', 'print the revoked key record as JSON')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const opts = flags<object>(cmd)
+      // A malformed id is a usage error (exit 2), found before opening the database; an unknown one
+      // is a failure (exit 1).
+      if (!isUuid(id)) throw new UsageError(`<id> must be a key id (a UUID, as keys list shows), got "${id}"`)
       await withStore(opts, async (store) => {
         const { key, alreadyRevoked } = await new KeyStore(store.transport.owner).revoke(id)
         if (opts.json) return printJson({ ...key, alreadyRevoked })

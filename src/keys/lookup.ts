@@ -19,6 +19,8 @@ export interface KeyLookupResult {
 const CACHE_MAX = 10_000
 /** Cache key for "no key presented". */
 const ANONYMOUS = ''
+/** 3F000: the robot_brain schema does not exist at all (not migrated). */
+const INVALID_SCHEMA_NAME = '3F000'
 
 export class KeyLookup {
   private readonly cache = new Map<string, { result: KeyLookupResult; expires: number }>()
@@ -68,9 +70,10 @@ export class KeyLookup {
       const row = rows[0]
       return { keysExist: row?.keys_exist === true, tenant: row?.tenant ?? null }
     } catch (err) {
-      if ((err as { code?: string }).code === UNDEFINED_FUNCTION) {
+      const code = (err as { code?: string }).code
+      if (code === UNDEFINED_FUNCTION || code === INVALID_SCHEMA_NAME) {
         throw new UnavailableError(
-          'the database schema is older than this server: run `robot-brain-db migrate`',
+          'the database schema is missing or older than this server: run `robot-brain-db migrate`',
           {
             cause: err,
             retryAfterSeconds: 5,

@@ -43,6 +43,8 @@ export interface AppOptions {
 export interface ServerState {
   /** Set when shutdown begins: /readyz answers 503 from then on. */
   draining: boolean
+  /** Every route registered, for the dashboard and the tests that hold the OpenAPI document to it. */
+  routes: Array<{ method: string; url: string; hidden: boolean }>
 }
 
 declare module 'fastify' {
@@ -81,14 +83,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: (err, _request, reply) =>
       (reply as FastifyReply).code(400).send(errorBody('bad_request', `the URL is not valid (${err.code})`)),
   })
-  const state: ServerState = { draining: false }
+  const state: ServerState = { draining: false, routes: [] }
   app.decorate('robotBrain', state)
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      const hidden = (route.schema as { hide?: boolean } | undefined)?.hide === true
+      state.routes.push({ method, url: route.url, hidden })
+    }
+  })
   app.decorateRequest('tenantStore', null as unknown as Store)
   app.setValidatorCompiler(validatorCompiler())
   app.setErrorHandler(handleError)
   app.setNotFoundHandler(handleNotFound)
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
+  })
+  // While shutting down, a request that was in flight gets its answer and its connection closed, so
+  // a keep-alive client cannot hold the shutdown open.
+  app.addHook('onSend', async (_request, reply) => {
+    if (state.draining) reply.header('connection', 'close')
   })
   const registry = registerMetrics(app)
   await registerOpenApi(app, pkg.version)

@@ -208,7 +208,9 @@ describe(`HTTP API (${backendName()})`, () => {
       })
       expectError(bad, 400, 'validation_failed', 'body.events[1].durationMs')
       const unknown = await server.call('POST', '/v1/interactions', {
-        body: { events: [{ robotId: 'r', interactionType: 't', durationMs: 1, success: true, colour: 'red' }] },
+        body: {
+          events: [{ robotId: 'r', interactionType: 't', durationMs: 1, success: true, colour: 'red' }],
+        },
       })
       expectError(unknown, 400, 'validation_failed', 'body.events[0].colour')
     })
@@ -256,7 +258,12 @@ describe(`HTTP API (${backendName()})`, () => {
         'validation_failed',
         'body.userMessage: must not contain the NUL character',
       )
-      expectError(await post(turn({ robotPersonality: 'a\u0000' })), 400, 'validation_failed', 'robotPersonality')
+      expectError(
+        await post(turn({ robotPersonality: 'a\u0000' })),
+        400,
+        'validation_failed',
+        'robotPersonality',
+      )
       // Inside metadata the schema cannot see it; the store's check names the field.
       expectError(await post(turn({ metadata: { note: 'x\u0000y' } })), 400, 'validation_failed', 'metadata')
       expectError(await post(turn(), 'bad%00id'), 400, 'validation_failed', 'params.sessionId')
@@ -272,7 +279,12 @@ describe(`HTTP API (${backendName()})`, () => {
         'validation_failed',
         'body.robotPersonality',
       )
-      expectError(await post(turn({ robotPersonality: '' })), 400, 'validation_failed', 'body.robotPersonality')
+      expectError(
+        await post(turn({ robotPersonality: '' })),
+        400,
+        'validation_failed',
+        'body.robotPersonality',
+      )
       expectError(
         await post(turn({ robotPersonality: 'tab\there' })),
         400,
