@@ -30,6 +30,18 @@ export function register(program: Command): void {
         'Exits 1 when a check fails',
     )
     .option('--json', 'print the checks as JSON')
+    .addHelpText(
+      'after',
+      `
+Each line: ok, warn, fail or skip (not applicable), the check, what was seen, and a fix.
+Passwords are never printed. Exit code: 0 when nothing failed (warnings allowed), 1 otherwise.
+
+Examples:
+  robot-brain-db doctor
+  DATABASE_URL='postgres://app:...@ep-x-pooler.us-east-2.aws.neon.tech/neondb?sslmode=require&channel_binding=require' \\
+    DATABASE_URL_UNPOOLED='postgres://owner:...@ep-x.us-east-2.aws.neon.tech/neondb?sslmode=require&channel_binding=require' \\
+    robot-brain-db doctor --json`,
+    )
     .action(async (opts: DbFlags & { json?: boolean }) => {
       const checks = await runDoctor(storeOptions(opts))
       const summary = summarize(checks)

@@ -110,7 +110,7 @@ export function register(program: Command): void {
     .option('--turns <n>', 'turns per session (exactly)', '10')
     .option('--events <n>', 'robot interaction events in total', '1000')
     .option('--from <date>', 'start of the range, ISO date or date-time (default: 30 days before --to)')
-    .option('--to <date>', 'end of the range, exclusive (default: now, to the whole hour)')
+    .option('--to <date>', 'end of the range, exclusive (default: the current hour, rounded down)')
     .option('--tenant <id>', 'tenant the rows belong to', 'default')
     .option('--personalities <list>', `comma-separated, from: ${PERSONALITIES.join(', ')} (default: all)`)
     .option(
@@ -119,6 +119,16 @@ export function register(program: Command): void {
     )
     .option('--batch-size <n>', 'rows per INSERT statement', '5000')
     .option('--json', 'print the summary as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  robot-brain-db seed --sessions 1000 --turns 20 --events 50000 --seed 7
+  robot-brain-db seed --sessions 100000 --turns 10 --from 2025-01-01 --to 2025-07-01 --tenant acme
+  robot-brain-db seed --personalities pirate,zen --json
+
+Rows already stored (same --seed and range again) are skipped, and nothing is counted twice.`,
+    )
     .action(async (flags: SeedFlags) => {
       const plan = seedPlan(flags)
       const tenant = tenantOption(flags.tenant)

@@ -71,6 +71,12 @@ export function register(program: Command): void {
         'across all tenants, and the partitions of conversations and robot_interactions',
     )
     .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      `
+Counts are exact up to ${n(EXACT_COUNT_LIMIT)} rows per table; above that they are the planner's
+estimate (pg_class.reltuples), marked ~ (and "estimated": true in JSON).`,
+    )
     .action(async (opts: DbFlags & { json?: boolean }) => {
       await withStore(opts, async (store) => {
         const report = await gatherStatus(store.config, store.transport.owner, store.transport.pooled)

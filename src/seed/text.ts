@@ -50,22 +50,35 @@ function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1)
 }
 
+type Slot = 'topic' | 'thing' | 'Thing' | 'task' | 'tip'
+type Part = string | { slot: Slot }
+
+/** Templates split once into literal text and slots: a million turns fill tens of millions of them. */
+const compiled = new Map<string, Part[]>()
+
+function compile(template: string): Part[] {
+  let parts = compiled.get(template)
+  if (!parts) {
+    parts = template
+      .split(/\{(topic|thing|Thing|task|tip)\}/)
+      .map((piece, i) => (i % 2 === 1 ? { slot: piece as Slot } : piece))
+    compiled.set(template, parts)
+  }
+  return parts
+}
+
 /** Fills {topic}, {thing}, {Thing}, {task} and {tip}; each slot draws its own pick. */
 export function fill(template: string, rnd: Random, topic: Topic): string {
-  return template.replace(/\{(topic|thing|Thing|task|tip)\}/g, (_, slot: string) => {
-    switch (slot) {
-      case 'topic':
-        return topic.name
-      case 'thing':
-        return rnd.pick(topic.things)
-      case 'Thing':
-        return capitalize(rnd.pick(topic.things))
-      case 'task':
-        return rnd.pick(topic.tasks)
-      default:
-        return rnd.pick(topic.tips)
-    }
-  })
+  let out = ''
+  for (const part of compile(template)) {
+    if (typeof part === 'string') out += part
+    else if (part.slot === 'topic') out += topic.name
+    else if (part.slot === 'thing') out += rnd.pick(topic.things)
+    else if (part.slot === 'Thing') out += capitalize(rnd.pick(topic.things))
+    else if (part.slot === 'task') out += rnd.pick(topic.tasks)
+    else out += rnd.pick(topic.tips)
+  }
+  return out
 }
 
 /** What the user says at turn `index` (0 = the first of the session). */

@@ -47,6 +47,8 @@ s AS (
   ORDER BY p.session_id
   ON CONFLICT (tenant_id, id) DO UPDATE
     SET message_count = s.message_count + excluded.message_count,
+        -- Batches run two at a time: the tail of a session may land before its head, which carries the metadata.
+        user_metadata = s.user_metadata || excluded.user_metadata,
         last_active = greatest(s.last_active, excluded.last_active),
         created_at = least(s.created_at, excluded.created_at)
   RETURNING (xmax = 0) AS inserted

@@ -129,17 +129,15 @@ describe(`seed command (${backend})`, () => {
     expect(t.unicode).toBeGreaterThan(0)
   })
 
-  it('is deterministic: the same --seed and range give identical rows, another seed does not', async () => {
+  it('is deterministic: the same --seed and range give identical rows in another database', async () => {
+    // (Another seed giving other rows, and batch-size independence, are covered without a database
+    // in seed-generate.test.ts.) This run uses the default batch size, the first used 3.
     const b = await fresh('cli seed b')
-    const c = await fresh('cli seed c')
-    // A different batch size must not change the data either.
     const rb = await cli(['seed', ...ARGS, '--seed', '42', '--json'], dbEnv(b))
-    const rc = await cli(['seed', ...ARGS, '--seed', '43', '--json'], dbEnv(c))
     expect(rb.code, rb.stderr).toBe(0)
-    expect(rc.code, rc.stderr).toBe(0)
-    const [da, db, dc] = [await digests(a), await digests(b), await digests(c)]
+    const [da, db] = [await digests(a), await digests(b)]
+    expect(da.every((d) => typeof d === 'string' && d.length === 32)).toBe(true)
     expect(db).toEqual(da)
-    for (let i = 0; i < 3; i++) expect(dc[i]).not.toBe(da[i])
   }, 300_000)
 
   it('a replay of the same seed stores nothing new and counts nothing twice', async () => {
