@@ -53,7 +53,21 @@ class StoreCore {
   runtimeRole: string | null = null
   private ready: Promise<void> | undefined
   readonly turnWriter: GroupCommit<NewTurn, TurnRow | null> | undefined
-  retryHooks: RetryHooks = {}
+  private readonly retryObservers = new Set<RetryHooks>()
+  /** Fans retries out to every observer (metrics, logs, tests): see Store.observeRetries. */
+  readonly retryHooks: RetryHooks = {
+    onRetry: (...args) => {
+      for (const o of this.retryObservers) o.onRetry?.(...args)
+    },
+    onGiveUp: (...args) => {
+      for (const o of this.retryObservers) o.onGiveUp?.(...args)
+    },
+  }
+
+  observeRetries(hooks: RetryHooks): () => void {
+    this.retryObservers.add(hooks)
+    return () => this.retryObservers.delete(hooks)
+  }
 
   constructor(
     readonly config: Config,
@@ -169,6 +183,14 @@ export class Store {
   /** The pools, for maintenance tasks and tests; application code should not need them. */
   get transport(): Transport {
     return this.core.transport
+  }
+
+  /**
+   * Watches the store's retries of connection failures: `onRetry` before each retry (with the reason),
+   * `onGiveUp` when an operation's budget runs out. Returns a function that stops watching.
+   */
+  observeRetries(hooks: RetryHooks): () => void {
+    return this.core.observeRetries(hooks)
   }
 
   /** The same store acting for another tenant. Shares connections; close either to close both. */

@@ -94,7 +94,11 @@ describe(`interaction buffer (${backend})`, () => {
 
   it('stores a replayed event id once', async () => {
     const buffer = t.store.interactionBuffer({ flushDelayMs: 10 })
-    const once = events(5, 'replay-bot').map((e) => ({ ...e, id: crypto.randomUUID(), createdAt: new Date() }))
+    const once = events(5, 'replay-bot').map((e) => ({
+      ...e,
+      id: crypto.randomUUID(),
+      createdAt: new Date(),
+    }))
     await buffer.add(once)
     await buffer.flush()
     await buffer.add(once)

@@ -1,0 +1,16 @@
+// Types for pgbouncer.mjs.
+export interface PrivatePgBouncer {
+  host: string
+  port: number
+  url(database: string, user?: string): string
+  readonly running: boolean
+  start(): Promise<void>
+  stop(): Promise<void>
+  restart(options?: { downMs?: number }): Promise<void>
+  destroy(): Promise<void>
+}
+
+export function startPrivatePgBouncer(options: {
+  targetPort: number
+  users?: string[]
+}): Promise<PrivatePgBouncer>
