@@ -38,14 +38,13 @@ const ALL_TURN_CASES: TurnCase[] = [1, 8, 64].flatMap((writers) =>
 export const PROFILES: Record<'quick' | 'full', Profile> = {
   // Under two minutes with setup on a 2-core machine: short rounds, small data sets.
   quick: {
-    compare: { rounds: 2, durationMs: 400, warmupMs: 100 },
+    compare: { rounds: 2, durationMs: 300, warmupMs: 100 },
     turnCases: ALL_TURN_CASES,
     transportTurnCases: [
       { writers: 8, sessions: 'distinct' },
       { writers: 64, sessions: 'distinct' },
-      { writers: 64, sessions: 'hot' },
     ],
-    historySizes: [10_000, 100_000],
+    historySizes: [10_000, 50_000],
     pgliteHistorySizes: [10_000],
     turnsPerSession: 100,
     interactionBatches: [100, 1000, 10_000],

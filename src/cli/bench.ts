@@ -1,5 +1,6 @@
 // robot-brain-db bench [--quick] [--suites ...] [--targets ...] [--keep] [--out dir]
 // Measures the store against raw-driver baselines in the same run; see docs/bench.md.
+import { performance } from 'node:perf_hooks'
 import type { Command } from 'commander'
 import type { TargetName } from '../bench/targets.js'
 import { UsageError } from './common.js'
@@ -77,6 +78,7 @@ export function register(program: Command): void {
         throw new UsageError('--url: not a valid database URL')
       }
       const mode = opts.quick ? 'quick' : 'full'
+      const t0 = performance.now()
       const report = await runBench({
         mode,
         suites,
@@ -87,7 +89,8 @@ export function register(program: Command): void {
         outDir: opts.out,
         keep: Boolean(opts.keep),
         command: `npm run bench${mode === 'quick' ? ' -- --quick' : ''}`,
-        log: (msg) => process.stderr.write(`[bench] ${msg}\n`),
+        log: (msg) =>
+          process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`),
       })
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : markdown(report))
       if (report.errors.length > 0) {
