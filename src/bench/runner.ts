@@ -50,7 +50,7 @@ export const PROFILES: Record<'quick' | 'full', Profile> = {
     interactionBatches: [100, 1000, 10_000],
   },
   full: {
-    compare: { rounds: 4, durationMs: 4000, warmupMs: 1000 },
+    compare: { rounds: 4, durationMs: 3000, warmupMs: 1000 },
     turnCases: ALL_TURN_CASES,
     transportTurnCases: ALL_TURN_CASES,
     historySizes: [100_000, 1_000_000, 10_000_000],
