@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { createPgConfig } from '@electric-sql/pglite/node-postgres'
 import { vector } from '@electric-sql/pglite-pgvector'
 import pg from 'pg'
+import { Parser } from 'pg-protocol/dist/parser.js'
 import type { Config } from '../config.js'
 import { lockDataDir } from './data-dir-lock.js'
 import type { DbPool, Transport } from './pool.js'
@@ -19,7 +20,7 @@ export async function openPglite(config: Config, runtimeRole: () => string | nul
     lock?.release()
     throw err
   }
-  const inner = new pg.Pool(createPgConfig(db)) as unknown as DbPool
+  const inner = new pg.Pool(createPgConfig(faithfulDecoding(db))) as unknown as DbPool
   const state: RoleState = new WeakMap()
   const app = new RolePool(inner, runtimeRole, state)
   const owner = new RolePool(inner, () => null, state)
@@ -41,4 +42,25 @@ export async function openPglite(config: Config, runtimeRole: () => string | nul
       }
     },
   }
+}
+
+/**
+ * PGlite 0.5 decodes each text field with a default TextDecoder, which drops a leading U+FEFF as if it
+ * were a byte order mark: a message starting with one would come back one character short. So the
+ * bridge gets PGlite's raw protocol bytes, parsed by node-postgres' own parser (Buffer decoding keeps
+ * every character), exactly as it parses a server's bytes. The bridge uses only these two members.
+ */
+function faithfulDecoding(db: PGlite): PGlite {
+  const bridge: Pick<PGlite, 'waitReady' | 'execProtocolStream'> = {
+    waitReady: db.waitReady,
+    async execProtocolStream(message, options) {
+      const raw = await db.execProtocolRaw(message, { syncToFs: options?.syncToFs })
+      const messages: Awaited<ReturnType<PGlite['execProtocolStream']>> = []
+      new Parser().parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), (m) => {
+        messages.push(m as (typeof messages)[number])
+      })
+      return messages
+    },
+  }
+  return bridge as PGlite
 }
