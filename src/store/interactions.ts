@@ -19,6 +19,12 @@ ins AS (
   SELECT ctx.tenant_id, i.*
   FROM ctx, unnest($2::uuid[], $3::text[], $4::text[], $5::integer[], $6::boolean[], $7::jsonb[], $8::timestamptz[])
     AS i(id, robot_id, interaction_type, duration_ms, success, metadata, created_at)
+  -- A replay with another createdAt would not conflict on the key (it holds the partition key).
+  LEFT JOIN LATERAL (
+    SELECT true AS found FROM robot_brain.robot_interactions x
+    WHERE x.tenant_id = ctx.tenant_id AND x.id = i.id LIMIT 1
+  ) stored ON true
+  WHERE stored.found IS NULL
   ON CONFLICT (tenant_id, id, created_at) DO NOTHING
   RETURNING 1
 )

@@ -42,6 +42,13 @@ input AS (
   SELECT ctx.tenant_id, i.*
   FROM ctx, unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])
     AS i(id, session_id, robot_personality, user_message, robot_response, metadata, created_at)
+  -- The key holds created_at (the partition key), so a replay sent with another createdAt would not
+  -- conflict: look the id up in every partition. LATERAL with LIMIT stays a per-row lookup run after ctx.
+  LEFT JOIN LATERAL (
+    SELECT true AS found FROM robot_brain.conversations x
+    WHERE x.tenant_id = ctx.tenant_id AND x.id = i.id LIMIT 1
+  ) stored ON true
+  WHERE stored.found IS NULL
 ),
 c AS (
   INSERT INTO robot_brain.conversations
