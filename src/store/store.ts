@@ -1,6 +1,7 @@
 // The Store: the library's public face. One StoreCore holds the transport and shared machinery;
 // each Store is a view of it acting for one tenant (`default` unless made with tenant()).
-import { type Config, optionsFromEnv, resolveConfig, type StoreOptions } from '../config.js'
+import { inspect } from 'node:util'
+import { type Config, optionsFromEnv, redactedConfig, resolveConfig, type StoreOptions } from '../config.js'
 import {
   type MigrateResult,
   type MigrationState,
@@ -178,6 +179,18 @@ export class Store {
   /** The resolved configuration (URLs redacted when printed). */
   get config(): Config {
     return this.core.config
+  }
+
+  /**
+   * What console.log and JSON show of a store: its tenant and the redacted configuration. Without this
+   * they would walk into the pools, whose options hold the connection string with its password.
+   */
+  [inspect.custom](): Record<string, unknown> {
+    return { tenantId: this.tenantId, config: redactedConfig(this.core.config) }
+  }
+
+  toJSON(): Record<string, unknown> {
+    return this[inspect.custom]()
   }
 
   /** The pools, for maintenance tasks and tests; application code should not need them. */
