@@ -59,13 +59,14 @@ export function connectionInfo(config: Config, pooled: boolean): StatusReport['c
 const SERVER = `SELECT current_setting('server_version') AS version,
   current_setting('server_version_num')::integer AS num`
 
-// Estimates: the table's own reltuples plus its partitions' (a partitioned parent has none of its own).
+// Estimates: a plain table's reltuples, or the sum over a partitioned table's partitions (ANALYZE also
+// gives the parent a total, which must not be counted twice).
 // -1 means never vacuumed or analyzed: counted as unknown, not as zero.
 const ESTIMATES = `
 SELECT t.name,
        (SELECT coalesce(sum(c.reltuples) FILTER (WHERE c.reltuples >= 0), 0)::float8
         FROM pg_class c
-        WHERE c.oid = to_regclass('robot_brain.' || t.name)
+        WHERE (c.oid = to_regclass('robot_brain.' || t.name) AND c.relkind <> 'p')
            OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = to_regclass('robot_brain.' || t.name))
        ) AS estimate
 FROM unnest($1::text[]) AS t(name)`
@@ -95,7 +96,12 @@ function isoTimestamp(pgText: string): string {
   return Number.isNaN(ms) ? pgText : new Date(ms).toISOString()
 }
 
-export async function gatherStatus(config: Config, owner: DbPool, pooled: boolean): Promise<StatusReport> {
+export async function gatherStatus(
+  config: Config,
+  owner: DbPool,
+  pooled: boolean,
+  exactCountLimit = EXACT_COUNT_LIMIT,
+): Promise<StatusReport> {
   const server = (await owner.query<{ version: string; num: number }>(SERVER)).rows[0]
   const states = await migrationStatus(owner)
   const names = (status: string) => states.filter((s) => s.status === status).map((s) => s.name)
@@ -113,10 +119,14 @@ export async function gatherStatus(config: Config, owner: DbPool, pooled: boolea
     tables: null,
     partitions: null,
   }
-  return withCounts(report, owner)
+  return withCounts(report, owner, exactCountLimit)
 }
 
-async function withCounts(report: StatusReport, owner: DbPool): Promise<StatusReport> {
+async function withCounts(
+  report: StatusReport,
+  owner: DbPool,
+  exactCountLimit: number,
+): Promise<StatusReport> {
   const present = await owner.query<{ ok: boolean }>({
     text: `SELECT bool_and(to_regclass('robot_brain.' || t) IS NOT NULL) AS ok FROM unnest($1::text[]) AS t`,
     values: [TABLES],
@@ -137,7 +147,7 @@ async function withCounts(report: StatusReport, owner: DbPool): Promise<StatusRe
   const exactByPartition = new Map<string, number>()
   for (const table of TABLES) {
     const estimate = estimates.get(table) ?? 0
-    if (estimate > EXACT_COUNT_LIMIT) {
+    if (estimate > exactCountLimit) {
       tables[table] = { rows: Math.round(estimate), estimated: true }
       continue
     }

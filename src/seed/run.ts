@@ -2,7 +2,7 @@
 // batches, two statements in flight so generating the next batch overlaps the database's work.
 import type { Queryable } from '../db/pool.js'
 import { eventBatches, monthsInRange, type SeedPlan, turnBatches } from './generate.js'
-import { ensurePartitions, insertEventBatch, insertTurnBatch } from './write.js'
+import { analyzeTables, ensurePartitions, insertEventBatch, insertTurnBatch } from './write.js'
 
 export interface SeedSummary {
   tenant: string
@@ -67,6 +67,7 @@ export async function runSeed(
     done += batch.ids.length
     onProgress(done)
   })
+  if (turns + events > 0) await analyzeTables(db)
   const seconds = (performance.now() - started) / 1000
   const totalTurns = plan.sessions * plan.turns
   return {

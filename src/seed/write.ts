@@ -81,6 +81,15 @@ export async function insertTurnBatch(db: Queryable, tenant: string, b: TurnBatc
   return rows[0] ?? { turns: 0, sessions: 0 }
 }
 
+/**
+ * Fresh planner statistics after a bulk load (autovacuum would get there later): query plans and the
+ * row estimates `status` shows for big tables depend on them. A partitioned parent recurses into its
+ * partitions.
+ */
+export async function analyzeTables(db: Queryable): Promise<void> {
+  await db.query('ANALYZE robot_brain.sessions, robot_brain.conversations, robot_brain.robot_interactions')
+}
+
 const INSERT_EVENTS = `
 WITH ins AS (
   INSERT INTO robot_brain.robot_interactions
