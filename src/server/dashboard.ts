@@ -68,7 +68,7 @@ async function turns(id) {
     $('message').textContent = err.message
   }
 }
-$('load').onclick = sessions
+$('keyform').onsubmit = (e) => { e.preventDefault(); sessions() }
 ready()
 sessions()
 `
@@ -88,8 +88,8 @@ function page(version: string): string {
 <body>
 <h1>Robot Brain DB <small>${version}</small></h1>
 <p>Database: <span id="ready">checking…</span> · <a href="/docs">API docs</a> · <a href="/openapi.json">OpenAPI</a> · <a href="/metrics">metrics</a></p>
-<p><label>API key (if the server has keys): <input id="key" type="password" size="50" autocomplete="off"></label>
-<button id="load">Load sessions</button></p>
+<form id="keyform"><label>API key (if the server has keys): <input id="key" type="password" size="50" autocomplete="off"></label>
+<button type="submit">Load sessions</button></form>
 <p id="message"></p>
 <table><thead><tr><th>session</th><th>turns</th><th>last active</th></tr></thead><tbody id="sessions"></tbody></table>
 <ol id="turns"></ol>
