@@ -265,11 +265,13 @@ export class Store {
     if (before && !isUuid(before.id))
       throw new ValidationError('before', 'is not a cursor returned by this API')
     const db = await this.app()
-    const rows = await this.core.retry(() => historyPage(db, this.tenantId, sid, before, limit))
-    const last = rows[rows.length - 1]
+    // One row more than asked tells whether an older page exists, so the last page says null.
+    const rows = await this.core.retry(() => historyPage(db, this.tenantId, sid, before, limit + 1))
+    const page = rows.slice(0, limit)
+    const last = page[page.length - 1]
     return {
-      turns: rows.map(toTurn),
-      nextCursor: rows.length === limit && last ? encodeCursor({ us: last.created_us, id: last.id }) : null,
+      turns: page.map(toTurn),
+      nextCursor: rows.length > limit && last ? encodeCursor({ us: last.created_us, id: last.id }) : null,
     }
   }
 
@@ -289,12 +291,14 @@ export class Store {
         ? null
         : v.timestamp('activeSince', options.activeSince)
     const db = await this.app()
-    const rows = await this.core.retry(() => listSessionRows(db, this.tenantId, activeSince, after, limit))
-    const last = rows[rows.length - 1]
+    const rows = await this.core.retry(() =>
+      listSessionRows(db, this.tenantId, activeSince, after, limit + 1),
+    )
+    const page = rows.slice(0, limit)
+    const last = page[page.length - 1]
     return {
-      sessions: rows.map(toSession),
-      nextCursor:
-        rows.length === limit && last ? encodeCursor({ us: last.last_active_us, id: last.id }) : null,
+      sessions: page.map(toSession),
+      nextCursor: rows.length > limit && last ? encodeCursor({ us: last.last_active_us, id: last.id }) : null,
     }
   }
 

@@ -50,6 +50,19 @@ describe(`history (${backend})`, () => {
     expect(await store.history('nobody-here')).toEqual({ turns: [], nextCursor: null })
   })
 
+  it('a page that ends exactly at the oldest turn has no cursor', async () => {
+    for (let i = 0; i < 4; i++) await store.recordTurn(turnInput('exact-pages', i))
+    const first = await store.history('exact-pages', { limit: 2 })
+    expect(first.turns).toHaveLength(2)
+    expect(first.nextCursor).toEqual(expect.any(String))
+    const second = await store.history('exact-pages', { limit: 2, before: first.nextCursor })
+    expect(second.turns).toHaveLength(2)
+    expect(second.nextCursor).toBeNull()
+    const all = await store.history('exact-pages', { limit: 4 })
+    expect(all.turns).toHaveLength(4)
+    expect(all.nextCursor).toBeNull()
+  })
+
   it('pages newest first; every turn once; the last page has no cursor', async () => {
     const base = Date.parse('2026-01-10T00:00:00.000Z')
     const turns: Turn[] = []
