@@ -1,6 +1,7 @@
 // Makes a pool's connections act as a given role, paying the SET ROLE once per physical connection.
 // Used where the login role is privileged (superuser, BYPASSRLS, or the owner), which would
 // skip row-level security: the embedded PGlite, or a direct (unpooled) server URL.
+import { inspect } from 'node:util'
 import type { DbClient, DbPool, QueryResult, SqlQuery } from './pool.js'
 
 /** The role a connection currently acts as, by client object: null = its login role. */
@@ -18,6 +19,15 @@ export class RolePool implements DbPool {
      */
     private readonly namedStatements = true,
   ) {}
+
+  /** The wrapped pool's options hold the connection string (and its password): never print them. */
+  [inspect.custom](): string {
+    return `RolePool { role: ${this.wantedRole() ?? '(login role)'} }`
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { role: this.wantedRole() }
+  }
 
   async connect(): Promise<DbClient> {
     const client = await this.inner.connect()

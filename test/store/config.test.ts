@@ -144,6 +144,8 @@ describe(`configuration (${backend})`, () => {
       expectNoSecret(`${(err as Error).message}\n${(err as Error).stack}\n${inspect(err, { depth: null })}`)
       expectNoSecret(inspect(store, { depth: null }))
       expectNoSecret(JSON.stringify(store))
+      expectNoSecret(inspect(store.transport, { depth: null }))
+      expectNoSecret(JSON.stringify(store.transport))
       expect(inspect(store)).toContain('127.0.0.1:1')
     } finally {
       await store.close()
