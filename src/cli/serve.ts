@@ -5,6 +5,7 @@ import { KeyStore } from '../keys/keys.js'
 import { buildApp } from '../server/app.js'
 import { isLoopbackHost } from '../server/auth.js'
 import { shutdown } from '../server/shutdown.js'
+import { interactionBufferOptionsFromEnv } from '../store/interaction-buffer.js'
 import { openStore } from '../store/store.js'
 import { type DbFlags, storeOptions, UsageError } from './common.js'
 
@@ -59,7 +60,16 @@ async function serve(opts: DbFlags & { port: number; host: string; level: string
           '"default". Create a key first (robot-brain-db keys create --tenant <tenant>), or listen on 127.0.0.1.',
       )
     }
-    app = await buildApp({ store, logger: { level: opts.level }, allowAnonymous: loopback })
+    app = await buildApp({
+      store,
+      logger: { level: opts.level },
+      allowAnonymous: loopback,
+      // Bounded: when full, POST /v1/interactions answers 503 with Retry-After rather than wait.
+      interactionBuffer: store.interactionBuffer({
+        ...interactionBufferOptionsFromEnv(),
+        whenFull: 'reject',
+      }),
+    })
     if (!keysExist) {
       app.log.warn('no API keys exist: requests without a key act as tenant "default" (loopback only)')
     }

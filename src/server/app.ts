@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { loadMigrations } from '../db/migrate.js'
 import { KeyLookup } from '../keys/lookup.js'
+import type { InteractionBuffer } from '../store/interaction-buffer.js'
 import { LIMITS } from '../store/limits.js'
 import type { Store } from '../store/store.js'
 import { authHook } from './auth.js'
@@ -38,11 +39,18 @@ export interface AppOptions {
   authCacheMs?: number
   /** Longest a readiness check may take (ms). Default 5000. */
   readinessTimeoutMs?: number
+  /**
+   * Buffered writer for POST /v1/interactions (202 then means "accepted into the buffer"; shutdown
+   * flushes it before the store closes). Without one, each request writes its events directly.
+   */
+  interactionBuffer?: InteractionBuffer
 }
 
 export interface ServerState {
   /** Set when shutdown begins: /readyz answers 503 from then on. */
   draining: boolean
+  /** The buffered interaction writer, flushed by shutdown(). */
+  interactionBuffer?: InteractionBuffer
   /** Every route registered, for the dashboard and the tests that hold the OpenAPI document to it. */
   routes: Array<{ method: string; url: string; hidden: boolean }>
 }
@@ -83,7 +91,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: (err, _request, reply) =>
       (reply as FastifyReply).code(400).send(errorBody('bad_request', `the URL is not valid (${err.code})`)),
   })
-  const state: ServerState = { draining: false, routes: [] }
+  const state: ServerState = { draining: false, routes: [], interactionBuffer: options.interactionBuffer }
   app.decorate('robotBrain', state)
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
@@ -112,7 +120,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       v1.addHook('onRequest', authHook({ store, keys, allowAnonymous: options.allowAnonymous ?? false }))
       turnRoutes(v1)
       sessionRoutes(v1)
-      interactionRoutes(v1)
+      interactionRoutes(v1, options.interactionBuffer)
       searchRoutes(v1)
       analyticsRoutes(v1)
     },

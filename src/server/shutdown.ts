@@ -26,6 +26,8 @@ export async function shutdown(
   const closing = (async () => {
     // Stops accepting, closes idle keep-alive connections, waits for requests in flight.
     await app.close()
+    // Events accepted with 202 but still in memory: written before the pools close.
+    await app.robotBrain.interactionBuffer?.close()
     await store.close()
     return true as const
   })()

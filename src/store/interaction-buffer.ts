@@ -7,7 +7,7 @@
 // close() (and SIGTERM/SIGINT with flushOnSignals) writes everything before the process exits.
 
 import { isRetryable } from '../db/retry.js'
-import { UnavailableError } from '../errors.js'
+import { ConfigError, UnavailableError } from '../errors.js'
 import type { NewInteraction } from './interactions.js'
 import type { Store } from './store.js'
 import type { InteractionInput } from './types.js'
@@ -177,7 +177,8 @@ export class InteractionBuffer {
     this.closing ??= (async () => {
       for (const w of this.roomWaiters.splice(0)) w.wake() // they see `closing` and fail
       this.removeSignalHandlers()
-      const done = this.flush()
+      // Once everything is written no timer may keep the process alive.
+      const done = this.flush().then(() => this.disarm())
       if (options.timeoutMs === undefined) return done
       let timer: NodeJS.Timeout | undefined
       const late = new Promise<never>((_, reject) => {
@@ -286,6 +287,11 @@ export class InteractionBuffer {
     if (this.queues.size > 0 && wait !== Number.POSITIVE_INFINITY) this.arm(Math.max(0, wait))
   }
 
+  private disarm(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
   private arm(ms: number): void {
     if (this.timer) return
     this.timer = setTimeout(() => {
@@ -372,6 +378,26 @@ export class InteractionBuffer {
 
   private removeSignalHandlers(): void {
     for (const [signal, handler] of this.signalHandlers.splice(0)) process.removeListener(signal, handler)
+  }
+}
+
+/**
+ * Buffer options from the environment (for `serve`): ROBOT_BRAIN_INTERACTION_BATCH (maxBatch),
+ * ROBOT_BRAIN_INTERACTION_FLUSH_MS (flushDelayMs), ROBOT_BRAIN_INTERACTION_BUFFER_MAX (maxPending).
+ */
+export function interactionBufferOptionsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): InteractionBufferOptions {
+  const read = (name: string): number | undefined => {
+    const raw = env[name]?.trim()
+    if (!raw) return undefined
+    if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`)
+    return Number(raw)
+  }
+  return {
+    maxBatch: read('ROBOT_BRAIN_INTERACTION_BATCH'),
+    flushDelayMs: read('ROBOT_BRAIN_INTERACTION_FLUSH_MS'),
+    maxPending: read('ROBOT_BRAIN_INTERACTION_BUFFER_MAX'),
   }
 }
 

@@ -1,8 +1,10 @@
 // POST /v1/interactions: a batch of robot interaction events (idempotent by event id).
 import type { FastifyInstance } from 'fastify'
+import type { InteractionBuffer } from '../../store/interaction-buffer.js'
 import { Accepted, errorResponses, InteractionsBody } from '../schemas.js'
 
-export function interactionRoutes(app: FastifyInstance): void {
+/** With a buffer, events are queued (bounded; full: 503 + Retry-After) and written in batches. */
+export function interactionRoutes(app: FastifyInstance, buffer?: InteractionBuffer): void {
   app.post<{ Body: InteractionsBody }>(
     '/interactions',
     {
@@ -16,7 +18,10 @@ export function interactionRoutes(app: FastifyInstance): void {
       },
     },
     async (request, reply) => {
-      const { accepted } = await request.tenantStore.recordInteractions(request.body.events)
+      const { events } = request.body
+      const { accepted } = buffer
+        ? await buffer.add(events, request.tenantStore.tenantId)
+        : await request.tenantStore.recordInteractions(events)
       return reply.code(202).send({ accepted })
     },
   )
