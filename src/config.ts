@@ -107,8 +107,18 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StoreOptio
     poolMax: envInt(env, 'DATABASE_POOL_MAX'),
     connectTimeoutMs: envInt(env, 'DATABASE_CONNECT_TIMEOUT_MS'),
     statementTimeoutMs: envInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS'),
+    retry: {
+      budgetMs: envInt(env, 'DATABASE_RETRY_BUDGET_MS'),
+      baseDelayMs: envInt(env, 'DATABASE_RETRY_BASE_DELAY_MS'),
+      maxDelayMs: envInt(env, 'DATABASE_RETRY_MAX_DELAY_MS'),
+    },
     preparedStatements: prepared ? prepared !== 'false' && prepared !== '0' : undefined,
   }
+}
+
+/** The keys whose value is not undefined: an unset option must not hide its default. */
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>
 }
 
 export function resolveConfig(options: StoreOptions = {}): Config {
@@ -144,7 +154,7 @@ export function resolveConfig(options: StoreOptions = {}): Config {
     poolMax: options.poolMax ?? 10,
     connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
     statementTimeoutMs: options.statementTimeoutMs ?? 30_000,
-    retry: { budgetMs: 20_000, baseDelayMs: 100, maxDelayMs: 2_000, ...options.retry },
+    retry: { budgetMs: 20_000, baseDelayMs: 100, maxDelayMs: 2_000, ...definedOnly(options.retry) },
     // On for every driver: PGlite's single connection gains the most from coalescing (bench/).
     groupCommit: { enabled: true, maxBatch: 64, lingerMs: 0, ...options.groupCommit },
     runtimeRole: options.runtimeRole ?? DEFAULT_RUNTIME_ROLE,

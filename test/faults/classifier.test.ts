@@ -3,6 +3,7 @@
 // syntax error); the shapes of the rest as the drivers document them.
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
+import { optionsFromEnv, resolveConfig } from '../../src/config.js'
 import { backoffDelay, retryReason, withRetry } from '../../src/db/retry.js'
 import { UnavailableError } from '../../src/errors.js'
 import { ADMIN_URL, backendName } from '../support/backend.js'
@@ -169,5 +170,22 @@ describe('withRetry', () => {
       [0, 1, 2, 3, 4, 10].map((a) => backoffDelay(a, { baseDelayMs: 100, maxDelayMs: 2_000 }, top)),
     ).toEqual([99, 199, 399, 799, 1599, 1999])
     expect(backoffDelay(5, { baseDelayMs: 100, maxDelayMs: 2_000 }, () => 0)).toBe(0)
+  })
+})
+
+describe('retry configuration', () => {
+  it('defaults fit Neon, and DATABASE_RETRY_* override only what they set', () => {
+    const url = 'postgres://app@127.0.0.1:5432/db'
+    const defaults = resolveConfig(optionsFromEnv({ DATABASE_URL: url }))
+    expect(defaults.connectTimeoutMs).toBe(15_000)
+    expect(defaults.retry).toEqual({ budgetMs: 20_000, baseDelayMs: 100, maxDelayMs: 2_000 })
+    const tuned = resolveConfig(
+      optionsFromEnv({
+        DATABASE_URL: url,
+        DATABASE_RETRY_BUDGET_MS: '5000',
+        DATABASE_RETRY_MAX_DELAY_MS: '500',
+      }),
+    )
+    expect(tuned.retry).toEqual({ budgetMs: 5_000, baseDelayMs: 100, maxDelayMs: 500 })
   })
 })
