@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LIMITS } from '../../src/store/limits.js'
 import { backendName } from '../support/backend.js'
-import { newId, type Reply, type Server, startServer } from './support.js'
+import { newId, OPEN_TIMEOUT_MS, type Reply, type Server, startServer } from './support.js'
 
 const turn = (extra: Record<string, unknown> = {}) => ({
   robotPersonality: 'cheerful',
@@ -25,7 +25,7 @@ describe(`HTTP API (${backendName()})`, () => {
   let server: Server
   beforeAll(async () => {
     server = await startServer('http_api')
-  })
+  }, OPEN_TIMEOUT_MS)
   afterAll(async () => {
     await server?.cleanup()
   })
@@ -369,13 +369,17 @@ describe(`HTTP API (${backendName()})`, () => {
     })
   })
 
-  it('keeps the data across a restart (app and store closed, database reopened)', async () => {
-    const id = newId()
-    const created = await server.call('POST', '/v1/sessions/s-restart/turns', { body: turn({ id }) })
-    expect(created.status).toBe(201)
-    await server.restart()
-    const page = await server.call('GET', '/v1/sessions/s-restart/turns')
-    expect(page.status).toBe(200)
-    expect(page.body.turns).toEqual([created.body])
-  })
+  it(
+    'keeps the data across a restart (app and store closed, database reopened)',
+    async () => {
+      const id = newId()
+      const created = await server.call('POST', '/v1/sessions/s-restart/turns', { body: turn({ id }) })
+      expect(created.status).toBe(201)
+      await server.restart()
+      const page = await server.call('GET', '/v1/sessions/s-restart/turns')
+      expect(page.status).toBe(200)
+      expect(page.body.turns).toEqual([created.body])
+    },
+    OPEN_TIMEOUT_MS,
+  )
 })

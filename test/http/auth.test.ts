@@ -8,7 +8,7 @@ import { KeyStore } from '../../src/keys/keys.js'
 import { buildApp } from '../../src/server/app.js'
 import { isLoopbackHost } from '../../src/server/auth.js'
 import { backendName } from '../support/backend.js'
-import { newId, type Server, startServer } from './support.js'
+import { newId, OPEN_TIMEOUT_MS, type Server, startServer } from './support.js'
 
 const turn = { robotPersonality: 'calm', userMessage: 'hi', robotResponse: 'hello' }
 
@@ -19,7 +19,7 @@ describe(`API keys and tenants over HTTP (${backendName()})`, () => {
     // No lookup cache here, so each request sees key changes at once; the cache has its own test.
     server = await startServer('http_auth', { app: { authCacheMs: 0 } })
     keys = new KeyStore(server.store.transport.owner)
-  })
+  }, OPEN_TIMEOUT_MS)
   afterAll(async () => {
     await server?.cleanup()
   })

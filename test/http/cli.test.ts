@@ -76,7 +76,7 @@ describe(`serve and keys commands (${backendName()})`, { timeout: 180_000 }, () 
     await ensureBuilt()
     db = await freshDatabase('http_cli')
     env = { ...dbEnv(db), LOG_LEVEL: 'info' }
-  })
+  }, 300_000) // may have to build dist/ first
   afterAll(async () => {
     if (running && running.child.exitCode === null) await running.stop('SIGKILL')
     await db?.drop()

@@ -6,13 +6,13 @@ import { compileErrors, validate } from '@readme/openapi-parser'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { shutdown } from '../../src/server/shutdown.js'
 import { backendName } from '../support/backend.js'
-import { type Server, startServer } from './support.js'
+import { OPEN_TIMEOUT_MS, type Server, startServer } from './support.js'
 
 describe(`operations endpoints (${backendName()})`, () => {
   let server: Server
   beforeAll(async () => {
     server = await startServer('http_ops')
-  })
+  }, OPEN_TIMEOUT_MS)
   afterAll(async () => {
     await server?.cleanup()
   })
@@ -108,60 +108,64 @@ describe(`operations endpoints (${backendName()})`, () => {
     expect(text).toContain('process_cpu_seconds_total')
   })
 
-  it('lets a request in flight finish on shutdown, then refuses new connections', async () => {
-    const own = await startServer('http_shutdown')
-    try {
-      const { port } = new URL(own.url)
-      const body = JSON.stringify({ robotPersonality: 'p', userMessage: 'slow', robotResponse: 'r' })
-      const half = Math.floor(body.length / 2)
-      // Send half a body, start the shutdown, then send the rest: the turn must still be stored.
-      const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const req = httpRequest(
-          {
-            host: '127.0.0.1',
-            port,
-            method: 'POST',
-            path: '/v1/sessions/in-flight/turns',
-            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-          },
-          (res) => {
-            let text = ''
-            res.on('data', (c) => {
-              text += c
-            })
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-          },
-        )
-        req.on('error', reject)
-        req.write(body.slice(0, half))
-        setTimeout(() => req.end(body.slice(half)), 300)
-      })
-      await new Promise((r) => setTimeout(r, 100))
-      const t0 = Date.now()
-      const stopping = shutdown(own.app, own.store, { timeoutMs: 10_000 })
-      expect(own.app.robotBrain.draining).toBe(true)
-      const done = await response
-      expect(done.status, done.text).toBe(201)
-      expect(await stopping).toBe(true)
-      // Keep-alive connections do not hold the shutdown open.
-      expect(Date.now() - t0).toBeLessThan(5_000)
-      await expect(fetch(`${own.url}/healthz`)).rejects.toThrow()
+  it(
+    'lets a request in flight finish on shutdown, then refuses new connections',
+    async () => {
+      const own = await startServer('http_shutdown')
+      try {
+        const { port } = new URL(own.url)
+        const body = JSON.stringify({ robotPersonality: 'p', userMessage: 'slow', robotResponse: 'r' })
+        const half = Math.floor(body.length / 2)
+        // Send half a body, start the shutdown, then send the rest: the turn must still be stored.
+        const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const req = httpRequest(
+            {
+              host: '127.0.0.1',
+              port,
+              method: 'POST',
+              path: '/v1/sessions/in-flight/turns',
+              headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+            },
+            (res) => {
+              let text = ''
+              res.on('data', (c) => {
+                text += c
+              })
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+            },
+          )
+          req.on('error', reject)
+          req.write(body.slice(0, half))
+          setTimeout(() => req.end(body.slice(half)), 300)
+        })
+        await new Promise((r) => setTimeout(r, 100))
+        const t0 = Date.now()
+        const stopping = shutdown(own.app, own.store, { timeoutMs: 10_000 })
+        expect(own.app.robotBrain.draining).toBe(true)
+        const done = await response
+        expect(done.status, done.text).toBe(201)
+        expect(await stopping).toBe(true)
+        // Keep-alive connections do not hold the shutdown open.
+        expect(Date.now() - t0).toBeLessThan(5_000)
+        await expect(fetch(`${own.url}/healthz`)).rejects.toThrow()
 
-      // The turn was committed before the store closed.
-      await own.restart()
-      const page = await own.call('GET', '/v1/sessions/in-flight/turns')
-      expect(page.body.turns.map((t: { userMessage: string }) => t.userMessage)).toEqual(['slow'])
-    } finally {
-      await own.cleanup()
-    }
-  })
+        // The turn was committed before the store closed.
+        await own.restart()
+        const page = await own.call('GET', '/v1/sessions/in-flight/turns')
+        expect(page.body.turns.map((t: { userMessage: string }) => t.userMessage)).toEqual(['slow'])
+      } finally {
+        await own.cleanup()
+      }
+    },
+    OPEN_TIMEOUT_MS,
+  )
 })
 
 describe(`readiness on a database that is not migrated (${backendName()})`, () => {
   let server: Server
   beforeAll(async () => {
     server = await startServer('http_unmigrated', { migrate: false })
-  })
+  }, OPEN_TIMEOUT_MS)
   afterAll(async () => {
     await server?.cleanup()
   })

@@ -6,6 +6,12 @@ import { type AppOptions, buildApp } from '../../src/server/app.js'
 import { openStore, type Store } from '../../src/store/store.js'
 import { type FreshDatabase, freshDatabase, isServerBackend } from '../support/backend.js'
 
+/**
+ * Opening (and migrating) a store: PGlite takes seconds, and far longer on a busy 2-core machine;
+ * hooks and tests that open one get this much time.
+ */
+export const OPEN_TIMEOUT_MS = 180_000
+
 export function storeOptionsFor(db: FreshDatabase): StoreOptions {
   const base: StoreOptions = isServerBackend()
     ? { url: db.appUrl, directUrl: db.ownerUrl, driver: db.driver, neon: db.neon }
