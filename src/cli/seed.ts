@@ -22,6 +22,7 @@ interface SeedFlags extends DbFlags {
 }
 
 const DAY_MS = 86_400_000
+const MAX_RANGE_DAYS = 3650
 
 function count(flag: string, value: string, min: number, max: number): number {
   const n = Number(value)
@@ -72,6 +73,13 @@ export function seedPlan(flags: SeedFlags): SeedPlan {
   const to = flags.to ? date('to', flags.to) : new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000)
   const from = flags.from ? date('from', flags.from) : new Date(to.getTime() - 30 * DAY_MS)
   if (from.getTime() >= to.getTime()) throw new UsageError('--from must be before --to')
+  // UUIDv7 ids count milliseconds from 1970; and each month of the range gets two partitions.
+  if (from.getTime() < 0) throw new UsageError('--from must be 1970-01-01 or later')
+  if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
+    throw new UsageError(
+      `--from to --to must span at most ${MAX_RANGE_DAYS / 365} years (one partition per month)`,
+    )
+  }
   return {
     sessions: count('sessions', flags.sessions, 0, 100_000_000),
     turns: count('turns', flags.turns, 1, 100_000),

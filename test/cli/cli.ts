@@ -1,7 +1,8 @@
 // Runs the real command line (bin/robot-brain-db.js over dist/) against a fresh database of the
 // backend chosen by ROBOT_BRAIN_TEST_BACKEND, and reads what it wrote back as the owner.
 import { execFile } from 'node:child_process'
-import { mkdir, readdir, rm, stat } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -38,11 +39,14 @@ async function isBuilt(): Promise<boolean> {
 }
 
 /**
- * `npm run build` unless dist/ is newer than every source file. Test files run in parallel workers:
- * a lock directory lets one build while the others wait, so nobody spawns the CLI over half-written files.
+ * `npm run build` unless dist/ is newer than every source file, at most once per test run. Test files
+ * run in parallel workers: a lock directory lets one build while the others wait, and a marker named
+ * after the run's main process (every worker's parent) keeps a later file from rebuilding dist/ while
+ * another file is running the CLI from it.
  */
 export async function ensureBuilt(): Promise<void> {
   const lock = join(tmpdir(), 'robot-brain-db-cli-build.lock')
+  const marker = join(tmpdir(), `robot-brain-db-cli-built-${process.ppid}`)
   const deadline = Date.now() + 180_000
   for (;;) {
     try {
@@ -60,9 +64,10 @@ export async function ensureBuilt(): Promise<void> {
     }
   }
   try {
-    if (await isBuilt()) return
+    if (existsSync(marker) || (await isBuilt())) return
     const result = await run('npm', ['run', 'build'], process.env, 180_000)
     if (result.code !== 0) throw new Error(`npm run build failed:\n${result.stdout}\n${result.stderr}`)
+    await writeFile(marker, '')
   } finally {
     await rm(lock, { recursive: true, force: true })
   }

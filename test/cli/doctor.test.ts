@@ -41,7 +41,7 @@ describe(`doctor command (${backend})`, () => {
     expect(report.ok).toBe(false)
     expect(byId(report, 'schema')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/migrate/) })
     expect(r.stderr).toMatch(/check\(s\) failed/)
-  }, 120_000)
+  }, 300_000)
 
   it('passes a healthy local database: exit 0, warnings at most', async () => {
     const m = await cli(['migrate'], env)
@@ -82,7 +82,7 @@ describe(`doctor command (${backend})`, () => {
     }
     if (backend === 'pgbouncer') expect(byId(report, 'runtime-role')?.status).toBe('ok')
     expect(r.stdout + r.stderr).not.toContain(PASSWORD)
-  }, 120_000)
+  }, 300_000)
 
   it('prints one line per check and a summary', async () => {
     const r = await cli(['doctor'], env)
@@ -92,7 +92,7 @@ describe(`doctor command (${backend})`, () => {
     for (const line of r.stdout.trim().split('\n').slice(0, -2))
       expect(line).toMatch(/^(ok|warn|fail|skip)\s/)
     expect(r.stdout + r.stderr).not.toContain(PASSWORD)
-  }, 120_000)
+  }, 300_000)
 
   it('fails (exit 1) on an unreachable server and keeps the password out', async () => {
     const r = await cli(['doctor', '--json'], {
@@ -106,7 +106,7 @@ describe(`doctor command (${backend})`, () => {
     })
     expect(byId(report, 'schema')?.status).toBe('skip')
     expect(r.stdout + r.stderr).not.toContain(PASSWORD)
-  }, 60_000)
+  }, 300_000)
 
   it('fails (exit 1) on a remote host without TLS, and warns on a short connect timeout', async () => {
     // .invalid never resolves (RFC 2606): the configuration checks decide, no internet needed.
@@ -121,7 +121,7 @@ describe(`doctor command (${backend})`, () => {
     expect(r.stdout).toMatch(/^warn\s+connect-timeout\s+3 s/m)
     expect(r.stdout).toMatch(/^fail\s+connect \(app\)/m)
     expect(r.stdout + r.stderr).not.toContain(PASSWORD)
-  }, 60_000)
+  }, 300_000)
 
   it('turns an invalid URL into a failed config check', async () => {
     const r = await cli(['doctor', '--json'], { DATABASE_URL: `mysql://robot:${PASSWORD}@localhost/app` })
@@ -131,5 +131,5 @@ describe(`doctor command (${backend})`, () => {
       message: expect.stringMatching(/postgres:\/\//),
     })
     expect(r.stdout + r.stderr).not.toContain(PASSWORD)
-  }, 60_000)
+  }, 300_000)
 })

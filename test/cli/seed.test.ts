@@ -108,7 +108,7 @@ describe(`seed command (${backend})`, () => {
     expect(ids?.[0]).toEqual({ bad: 0 })
     expect(personalities?.[0]?.tenant_ok).toBe(true)
     expect((personalities?.[0]?.p as string[] | undefined)?.length).toBeGreaterThan(1)
-  })
+  }, 300_000)
 
   it('writes plausible text: varied lengths, non-ASCII characters, no two sessions alike', async () => {
     const [[t]] = (await ownerQuery<{
@@ -127,7 +127,7 @@ describe(`seed command (${backend})`, () => {
     expect(t.min_len).toBeGreaterThan(0)
     expect(t.max_len).toBeGreaterThan(t.min_len * 3)
     expect(t.unicode).toBeGreaterThan(0)
-  })
+  }, 300_000)
 
   it('is deterministic: the same --seed and range give identical rows in another database', async () => {
     // (Another seed giving other rows, and batch-size independence, are covered without a database
@@ -194,6 +194,7 @@ describe(`seed command (${backend})`, () => {
       [['--personalities', 'pirate,robot-overlord'], /--personalities.*robot-overlord/],
       [['--from', '2025-02-01', '--to', '2025-01-01'], /--from must be before --to/],
       [['--to', 'yesterday'], /--to/],
+      [['--from', '2000-01-01', '--to', '2025-01-01'], /at most 10 years/],
       [['--tenant', 'bad tenant!'], /--tenant/],
     ]
     for (const [args, message] of cases) {

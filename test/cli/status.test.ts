@@ -38,7 +38,7 @@ describe(`status command (${backend})`, () => {
     expect(s.tables).toBeNull()
     expect(s.partitions).toBeNull()
     expect(s.server.versionNum).toBeGreaterThanOrEqual(150000)
-  })
+  }, 300_000)
 
   it('after seeding two tenants: exact counts across tenants and rows per monthly partition', async () => {
     const range = ['--from', '2025-01-10', '--to', '2025-02-20']
@@ -105,5 +105,5 @@ describe(`status command (${backend})`, () => {
     expect(r.stdout).toMatch(/conversations_p2025_02\s+2025-02-01 to 2025-03-01/)
     expect(r.stdout + r.stderr).not.toContain(PASSWORD)
     if (backend === 'pg') expect(r.stdout).toContain(':***@')
-  }, 120_000)
+  }, 300_000)
 })
