@@ -173,12 +173,11 @@ export const InteractionAnalyticsQuery = Type.Object(
 /** The error answers a /v1 route may give, for the OpenAPI document. */
 export function errorResponses(...statuses: number[]): Record<number, unknown> {
   const descriptions: Record<number, string> = {
-    400: 'Invalid input; the message names the field.',
+    400: 'Invalid input (or a body that is not JSON); the message names the field.',
     401: 'Missing, unknown or revoked API key.',
     404: 'Not found.',
     409: 'Conflict.',
     413: 'Request body over 1 MiB.',
-    415: 'Body is not JSON.',
     501: 'Not implemented yet in this version.',
     503: 'Database unavailable; retry after the Retry-After header.',
   }

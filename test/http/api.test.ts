@@ -336,12 +336,13 @@ describe(`HTTP API (${backendName()})`, () => {
       expectError(await post(huge), 413, 'payload_too_large')
     })
 
-    it('answers 415 for a body that is not JSON', async () => {
+    it('answers 400 naming the content type for a body that is not JSON', async () => {
       const r = await server.call('POST', '/v1/sessions/s-rules/turns', {
         body: 'hello',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       })
-      expectError(r, 415, 'unsupported_media_type')
+      expectError(r, 400, 'unsupported_media_type')
+      expect((r.body as { error: { message: string } }).error.message).toMatch(/Content-Type/)
     })
 
     it('answers 404 with a JSON error for unknown routes', async () => {

@@ -14,7 +14,7 @@ export function interactionRoutes(app: FastifyInstance, buffer?: InteractionBuff
         tags: ['interactions'],
         security: [{ bearerAuth: [] }],
         body: InteractionsBody,
-        response: { 202: Accepted, ...errorResponses(413, 415) },
+        response: { 202: Accepted, ...errorResponses(413) },
       },
     },
     async (request, reply) => {

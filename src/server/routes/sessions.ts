@@ -50,7 +50,7 @@ export function sessionRoutes(app: FastifyInstance): void {
         security,
         params: SessionParams,
         body: SessionPatch,
-        response: { 200: Session, ...errorResponses(404, 413, 415) },
+        response: { 200: Session, ...errorResponses(404, 413) },
       },
     },
     (request) =>

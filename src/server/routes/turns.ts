@@ -20,7 +20,7 @@ export function turnRoutes(app: FastifyInstance): void {
         response: {
           201: { ...Turn, description: 'The new turn.' },
           200: { ...Turn, description: 'A turn with this id was already stored: the stored turn.' },
-          ...errorResponses(413, 415),
+          ...errorResponses(413),
         },
       },
     },
