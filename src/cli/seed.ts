@@ -35,8 +35,10 @@ function count(flag: string, value: string, min: number, max: number): number {
 }
 
 function date(flag: string, value: string): Date {
-  // A bare date means midnight UTC, as Date.parse reads YYYY-MM-DD.
-  const ms = Date.parse(value)
+  // A bare date is midnight UTC (as Date.parse reads YYYY-MM-DD); a date-time without a zone is read
+  // as UTC too, not local time, so the same flags give the same rows on every machine.
+  const zoneless = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value)
+  const ms = Date.parse(zoneless ? `${value}Z` : value)
   if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(ms)) {
     throw new UsageError(
       `--${flag} must be an ISO date or date-time (2025-01-31 or 2025-01-31T12:00:00Z), got "${value}"`,
@@ -117,7 +119,10 @@ export function register(program: Command): void {
     .option('--sessions <n>', 'sessions to create', '100')
     .option('--turns <n>', 'turns per session (exactly)', '10')
     .option('--events <n>', 'robot interaction events in total', '1000')
-    .option('--from <date>', 'start of the range, ISO date or date-time (default: 30 days before --to)')
+    .option(
+      '--from <date>',
+      'start of the range, ISO date or date-time, UTC unless a zone is given (default: 30 days before --to)',
+    )
     .option('--to <date>', 'end of the range, exclusive (default: the current hour, rounded down)')
     .option('--tenant <id>', 'tenant the rows belong to', 'default')
     .option('--personalities <list>', `comma-separated, from: ${PERSONALITIES.join(', ')} (default: all)`)
