@@ -92,6 +92,7 @@ export class InteractionBuffer {
   private reserved = 0
   private draining = 0
   private timer: NodeJS.Timeout | undefined
+  private timerAt = 0
   private pausedUntil = 0
   private closing: Promise<void> | undefined
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = []
@@ -292,8 +293,12 @@ export class InteractionBuffer {
     this.timer = undefined
   }
 
+  /** Wakes pump() in `ms`, unless a wake-up is already due sooner. */
   private arm(ms: number): void {
-    if (this.timer) return
+    const at = Date.now() + ms
+    if (this.timer && this.timerAt <= at) return
+    clearTimeout(this.timer)
+    this.timerAt = at
     this.timer = setTimeout(() => {
       this.timer = undefined
       this.pump()
