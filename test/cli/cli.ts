@@ -1,7 +1,6 @@
 // Runs the real command line (bin/robot-brain-db.js over dist/) against a fresh database of the
 // backend chosen by ROBOT_BRAIN_TEST_BACKEND, and reads what it wrote back as the owner.
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,6 +26,12 @@ async function newest(dir: string): Promise<number> {
     latest = Math.max(latest, (await stat(join(entry.parentPath, entry.name))).mtimeMs)
   }
   return latest
+}
+
+/** A marker of this run: present and recent (a process id can be reused by a much later run). */
+async function freshMarker(path: string): Promise<boolean> {
+  const s = await stat(path).catch(() => null)
+  return s !== null && Date.now() - s.mtimeMs < 3_600_000
 }
 
 async function isBuilt(): Promise<boolean> {
@@ -64,7 +69,7 @@ export async function ensureBuilt(): Promise<void> {
     }
   }
   try {
-    if (existsSync(marker) || (await isBuilt())) return
+    if ((await freshMarker(marker)) || (await isBuilt())) return
     const result = await run('npm', ['run', 'build'], process.env, 180_000)
     if (result.code !== 0) throw new Error(`npm run build failed:\n${result.stdout}\n${result.stderr}`)
     await writeFile(marker, '')
