@@ -48,6 +48,11 @@ export interface StoreOptions {
    * PgBouncer that is not Neon's (port 6432): PgBouncer before 1.21 cannot keep them in transaction mode.
    */
   preparedStatements?: boolean
+  /**
+   * Whether the app URL goes through a transaction-mode pooler (no session state: no SET ROLE, no
+   * startup parameters). Default: guessed from the host (`-pooler`) or PgBouncer's port 6432.
+   */
+  pooled?: boolean
 }
 
 export interface Config {
@@ -64,6 +69,7 @@ export interface Config {
   groupCommit: GroupCommitOptions
   runtimeRole: string
   preparedStatements: boolean
+  pooled: boolean
 }
 
 export const DEFAULT_DATA_DIR = './.robot-brain/data'
@@ -94,6 +100,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StoreOptio
   }
   const secure = env.NEON_WS_SECURE?.trim()
   const prepared = env.DATABASE_PREPARED_STATEMENTS?.trim()
+  const pooled = env.DATABASE_POOLED?.trim()
   return {
     url: envUrl(env, 'DATABASE_URL', 'NEON_DATABASE_URL'),
     directUrl: envUrl(env, 'DATABASE_URL_UNPOOLED'),
@@ -113,6 +120,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StoreOptio
       maxDelayMs: envInt(env, 'DATABASE_RETRY_MAX_DELAY_MS'),
     },
     preparedStatements: prepared ? prepared !== 'false' && prepared !== '0' : undefined,
+    pooled: pooled ? pooled !== 'false' && pooled !== '0' : undefined,
   }
 }
 
@@ -144,6 +152,7 @@ export function resolveConfig(options: StoreOptions = {}): Config {
       }
     }
   }
+  const pooled = options.pooled ?? (url ? looksPooled(url) : false)
   const config: Config = {
     driver,
     url,
@@ -158,7 +167,8 @@ export function resolveConfig(options: StoreOptions = {}): Config {
     // On for every driver: PGlite's single connection gains the most from coalescing (bench/).
     groupCommit: { enabled: true, maxBatch: 64, lingerMs: 0, ...options.groupCommit },
     runtimeRole: options.runtimeRole ?? DEFAULT_RUNTIME_ROLE,
-    preparedStatements: options.preparedStatements ?? !(url && looksPooled(url) && !isNeonPooledUrl(url)),
+    preparedStatements: options.preparedStatements ?? !(url && pooled && !isNeonPooledUrl(url)),
+    pooled,
   }
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.runtimeRole)) {
     throw new ConfigError('runtimeRole must be a lower-case SQL identifier')

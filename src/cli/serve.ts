@@ -2,7 +2,7 @@
 // until SIGTERM or SIGINT, then shut down gracefully.
 import type { Command } from 'commander'
 import { KeyStore } from '../keys/keys.js'
-import { buildApp } from '../server/app.js'
+import type { buildApp } from '../server/app.js'
 import { isLoopbackHost } from '../server/auth.js'
 import { shutdown } from '../server/shutdown.js'
 import { interactionBufferOptionsFromEnv } from '../store/interaction-buffer.js'
@@ -48,6 +48,8 @@ export function register(program: Command): void {
 }
 
 async function serve(opts: DbFlags & { port: number; host: string; level: string }): Promise<void> {
+  // Loaded here, not at the top: other commands should not pay for Fastify and its plugins.
+  const { buildApp } = await import('../server/app.js')
   const store = await openStore(storeOptions(opts))
   let app: Awaited<ReturnType<typeof buildApp>> | undefined
   try {

@@ -45,5 +45,5 @@ export function openNeon(config: Config, runtimeRole: () => string | null): Tran
   const readInner = config.readUrl
     ? neonPool(config.readUrl, config, config.poolMax, sessionStatementTimeout(config.readUrl, config))
     : undefined
-  return rolePools('neon', url, appInner, ownerInner, readInner, runtimeRole, config.preparedStatements)
+  return rolePools('neon', config, appInner, ownerInner, readInner, runtimeRole)
 }

@@ -48,7 +48,12 @@ export function guardPoolErrors(pool: {
  * (set by migrate, see statement-timeout.ts).
  */
 export function sessionStatementTimeout(url: string, config: Config): number {
-  return looksPooled(url) ? 0 : config.statementTimeoutMs
+  return isPooled(url, config) ? 0 : config.statementTimeoutMs
+}
+
+/** The app URL is pooled as configured (DATABASE_POOLED, or guessed from the host); others by their host. */
+export function isPooled(url: string, config: Config): boolean {
+  return url === config.url ? config.pooled : looksPooled(url)
 }
 
 export function openPg(config: Config, runtimeRole: () => string | null): Transport {
@@ -62,20 +67,19 @@ export function openPg(config: Config, runtimeRole: () => string | null): Transp
   const readInner = config.readUrl
     ? pgPool(config.readUrl, config, config.poolMax, sessionStatementTimeout(config.readUrl, config))
     : undefined
-  return rolePools('pg', url, appInner, ownerInner, readInner, runtimeRole, config.preparedStatements)
+  return rolePools('pg', config, appInner, ownerInner, readInner, runtimeRole)
 }
 
 /** Wraps raw pools so the app and read pools act as the runtime role, the owner pool as itself. */
 export function rolePools(
   driver: Transport['driver'],
-  url: string,
+  config: Config,
   appInner: unknown,
   ownerInner: unknown,
   readInner: unknown,
   runtimeRole: () => string | null,
-  preparedStatements: boolean,
 ): Transport {
-  const pooled = looksPooled(url)
+  const { pooled, preparedStatements } = config
   // Through a transaction-mode pooler a session SET ROLE would leak to other clients: never switch there.
   const appRole = pooled ? () => null : runtimeRole
   const state: RoleState = new WeakMap() // shared: app and owner may share physical connections

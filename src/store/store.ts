@@ -9,9 +9,6 @@ import {
   migrationStatus,
   schemaIsCurrent,
 } from '../db/migrate.js'
-import { openNeon } from '../db/neon.js'
-import { openPg } from '../db/pg.js'
-import { openPglite } from '../db/pglite.js'
 import type { DbPool, Transport } from '../db/pool.js'
 import { type RetryHooks, withRetry } from '../db/retry.js'
 import { applyPooledStatementTimeout, type PooledTimeoutResult } from '../db/statement-timeout.js'
@@ -415,12 +412,14 @@ export async function openStore(options: StoreOptions = optionsFromEnv()): Promi
   const config = resolveConfig(options)
   let core: StoreCore | undefined
   const runtimeRole = () => core?.runtimeRole ?? null
+  // Each transport is loaded only when used: PGlite's WebAssembly and the Neon driver are heavy,
+  // and a process talking to PostgreSQL over TCP needs neither.
   const transport =
     config.driver === 'pglite'
-      ? await openPglite(config, runtimeRole)
+      ? await (await import('../db/pglite.js')).openPglite(config, runtimeRole)
       : config.driver === 'neon'
-        ? openNeon(config, runtimeRole)
-        : openPg(config, runtimeRole)
+        ? (await import('../db/neon.js')).openNeon(config, runtimeRole)
+        : (await import('../db/pg.js')).openPg(config, runtimeRole)
   core = new StoreCore(config, transport)
   return new Store(core, DEFAULT_TENANT)
 }

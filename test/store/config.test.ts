@@ -71,6 +71,21 @@ describe(`configuration (${backend})`, () => {
     expect(() => optionsFromEnv({ DATABASE_DRIVER: 'mysql' })).toThrow(ConfigError)
   })
 
+  it('knows a pooler by its host or port, and by DATABASE_POOLED for any other', () => {
+    expect(resolveConfig({ url: 'postgres://a@ep-x-pooler.neon.tech/db' }).pooled).toBe(true)
+    expect(resolveConfig({ url: 'postgres://a@ep-x-pooler.neon.tech/db' }).preparedStatements).toBe(true)
+    expect(resolveConfig({ url: 'postgres://a@10.0.0.5:6432/db' }).pooled).toBe(true)
+    expect(resolveConfig({ url: 'postgres://a@10.0.0.5:6432/db' }).preparedStatements).toBe(false)
+    expect(resolveConfig({ url: 'postgres://a@10.0.0.5:5432/db' }).pooled).toBe(false)
+    const custom = resolveConfig({
+      ...optionsFromEnv({ DATABASE_URL: 'postgres://a@10.0.0.5:7000/db', DATABASE_POOLED: 'true' }),
+    })
+    expect(custom.pooled).toBe(true)
+    expect(custom.preparedStatements).toBe(false)
+    expect(resolveConfig({ url: 'postgres://a@10.0.0.5:6432/db', pooled: false }).pooled).toBe(false)
+    expect(resolveConfig({}).pooled).toBe(false)
+  })
+
   it('channel_binding=require turns on enableChannelBinding (node-postgres does not read it from the URL)', () => {
     const opts = pgUrlOptions(NEON_POOLED)
     expect(opts.enableChannelBinding).toBe(true)
