@@ -131,6 +131,19 @@ start() {
   bin="$(find_bin)"
   stop_system_service
   if port_open; then
+    # A test PgBouncer left by another checkout of this project (its own state directory) holds the
+    # port: it is a fixture like ours, so replace it rather than run the tests against its config.
+    local holder
+    holder="$(ss -ltnpH "sport = :$LISTEN_PORT" 2>/dev/null | grep -o 'pgbouncer",pid=[0-9]*' | head -n 1 | grep -o '[0-9]*$' || true)"
+    if [[ -n "$holder" ]]; then
+      log "replacing the PgBouncer (pid $holder) that holds port $LISTEN_PORT"
+      kill -TERM "$holder" 2>/dev/null || true
+      for i in $(seq 1 50); do port_open || break; sleep 0.2; done
+      port_open && kill -KILL "$holder" 2>/dev/null || true
+      for i in $(seq 1 25); do port_open || break; sleep 0.2; done
+    fi
+  fi
+  if port_open; then
     die "port $LISTEN_PORT is already in use by another process: $(ss -ltnp "sport = :$LISTEN_PORT" 2>/dev/null | tail -n +2 || true)"
   fi
   write_config
