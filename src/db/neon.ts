@@ -4,11 +4,17 @@
 import { neonConfig, Pool } from '@neondatabase/serverless'
 import ws from 'ws'
 import type { Config } from '../config.js'
-import { guardPoolErrors, rolePools, sessionStatementTimeout } from './pg.js'
+import { appSessionOptions, guardPoolErrors, rolePools, sessionStatementTimeout } from './pg.js'
 import type { Transport } from './pool.js'
 import { pgUrlOptions } from './urls.js'
 
-function neonPool(url: string, config: Config, max = config.poolMax, statementTimeoutMs = 0): Pool {
+function neonPool(
+  url: string,
+  config: Config,
+  max = config.poolMax,
+  statementTimeoutMs = 0,
+  options?: string,
+): Pool {
   const { connectionString } = pgUrlOptions(url)
   const pool = new Pool({
     connectionString,
@@ -16,6 +22,7 @@ function neonPool(url: string, config: Config, max = config.poolMax, statementTi
     connectionTimeoutMillis: config.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
+    ...(options ? { options } : {}),
   })
   // A connection dropped on suspend, idle or checked out, must not crash the process.
   guardPoolErrors(pool)
@@ -39,11 +46,17 @@ export function openNeon(config: Config, runtimeRole: () => string | null): Tran
   const url = config.url as string
   const directUrl = config.directUrl ?? url
   const appTimeout = sessionStatementTimeout(url, config)
-  const appInner = neonPool(url, config, config.poolMax, appTimeout)
+  const appInner = neonPool(url, config, config.poolMax, appTimeout, appSessionOptions(url, config))
   // The owner (migrations, maintenance) never shares the app's timed-out sessions.
   const ownerInner = directUrl === url && appTimeout === 0 ? appInner : neonPool(directUrl, config, 2)
   const readInner = config.readUrl
-    ? neonPool(config.readUrl, config, config.poolMax, sessionStatementTimeout(config.readUrl, config))
+    ? neonPool(
+        config.readUrl,
+        config,
+        config.poolMax,
+        sessionStatementTimeout(config.readUrl, config),
+        appSessionOptions(config.readUrl, config),
+      )
     : undefined
   return rolePools('neon', config, appInner, ownerInner, readInner, runtimeRole)
 }

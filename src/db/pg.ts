@@ -5,7 +5,13 @@ import type { DbPool, Transport } from './pool.js'
 import { RolePool, type RoleState } from './role-pool.js'
 import { looksPooled, pgUrlOptions } from './urls.js'
 
-export function pgPool(url: string, config: Config, max = config.poolMax, statementTimeoutMs = 0): pg.Pool {
+export function pgPool(
+  url: string,
+  config: Config,
+  max = config.poolMax,
+  statementTimeoutMs = 0,
+  options?: string,
+): pg.Pool {
   const { connectionString, enableChannelBinding } = pgUrlOptions(url)
   const pool = new pg.Pool({
     connectionString,
@@ -18,6 +24,7 @@ export function pgPool(url: string, config: Config, max = config.poolMax, statem
     application_name: 'robot-brain-db',
     // A startup parameter: the session default, set without a round trip (see sessionStatementTimeout).
     ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
+    ...(options ? { options } : {}),
   })
   guardPoolErrors(pool)
   return pool
@@ -51,6 +58,17 @@ export function sessionStatementTimeout(url: string, config: Config): number {
   return isPooled(url, config) ? 0 : config.statementTimeoutMs
 }
 
+/**
+ * Startup options of an application pool on a direct connection. The hot statements are named
+ * (prepared) and run the same way millions of times: left to choose, the plan cache keeps planning
+ * them per call (a custom plan looks cheaper for the given session), which with a dozen monthly
+ * partitions costs more than the query. The generic plan is as good for them: one index descent per
+ * partition under a merge. Through a pooler startup options are refused, and there is nothing to set.
+ */
+export function appSessionOptions(url: string, config: Config): string | undefined {
+  return isPooled(url, config) ? undefined : '-c plan_cache_mode=force_generic_plan'
+}
+
 /** The app URL is pooled as configured (DATABASE_POOLED, or guessed from the host); others by their host. */
 export function isPooled(url: string, config: Config): boolean {
   return url === config.url ? config.pooled : looksPooled(url)
@@ -60,12 +78,18 @@ export function openPg(config: Config, runtimeRole: () => string | null): Transp
   const url = config.url as string
   const directUrl = config.directUrl ?? url
   const appTimeout = sessionStatementTimeout(url, config)
-  const appInner = pgPool(url, config, config.poolMax, appTimeout)
+  const appInner = pgPool(url, config, config.poolMax, appTimeout, appSessionOptions(url, config))
   // Migrations and maintenance may run longer than a request may: the owner never shares the app's
   // timed-out sessions.
   const ownerInner = directUrl === url && appTimeout === 0 ? appInner : pgPool(directUrl, config, 2)
   const readInner = config.readUrl
-    ? pgPool(config.readUrl, config, config.poolMax, sessionStatementTimeout(config.readUrl, config))
+    ? pgPool(
+        config.readUrl,
+        config,
+        config.poolMax,
+        sessionStatementTimeout(config.readUrl, config),
+        appSessionOptions(config.readUrl, config),
+      )
     : undefined
   return rolePools('pg', config, appInner, ownerInner, readInner, runtimeRole)
 }
