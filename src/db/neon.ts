@@ -4,7 +4,7 @@
 import { neonConfig, Pool } from '@neondatabase/serverless'
 import ws from 'ws'
 import type { Config } from '../config.js'
-import { appSessionOptions, guardPoolErrors, rolePools, sessionStatementTimeout } from './pg.js'
+import { guardPoolErrors, serverTransport } from './pg.js'
 import type { Transport } from './pool.js'
 import { pgUrlOptions } from './urls.js'
 
@@ -43,20 +43,7 @@ export function openNeon(config: Config, runtimeRole: () => string | null): Tran
     neonConfig.pipelineTLS = false
     neonConfig.pipelineConnect = false
   }
-  const url = config.url as string
-  const directUrl = config.directUrl ?? url
-  const appTimeout = sessionStatementTimeout(url, config)
-  const appInner = neonPool(url, config, config.poolMax, appTimeout, appSessionOptions(url, config))
-  // The owner (migrations, maintenance) never shares the app's timed-out sessions.
-  const ownerInner = directUrl === url && appTimeout === 0 ? appInner : neonPool(directUrl, config, 2)
-  const readInner = config.readUrl
-    ? neonPool(
-        config.readUrl,
-        config,
-        config.poolMax,
-        sessionStatementTimeout(config.readUrl, config),
-        appSessionOptions(config.readUrl, config),
-      )
-    : undefined
-  return rolePools('neon', config, appInner, ownerInner, readInner, runtimeRole)
+  return serverTransport('neon', config, runtimeRole, (url, max, timeoutMs, options) =>
+    neonPool(url, config, max, timeoutMs, options),
+  )
 }

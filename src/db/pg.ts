@@ -75,23 +75,32 @@ export function isPooled(url: string, config: Config): boolean {
 }
 
 export function openPg(config: Config, runtimeRole: () => string | null): Transport {
+  return serverTransport('pg', config, runtimeRole, (url, max, timeoutMs, options) =>
+    pgPool(url, config, max, timeoutMs, options),
+  )
+}
+
+/** How a server transport makes one raw pool: URL, size, statement timeout (0: none), startup options. */
+export type MakePool = (url: string, max: number, statementTimeoutMs: number, options?: string) => unknown
+
+/** The app, owner and read pools of a server transport (pg or Neon), wrapped for roles. */
+export function serverTransport(
+  driver: Transport['driver'],
+  config: Config,
+  runtimeRole: () => string | null,
+  makePool: MakePool,
+): Transport {
   const url = config.url as string
   const directUrl = config.directUrl ?? url
-  const appTimeout = sessionStatementTimeout(url, config)
-  const appInner = pgPool(url, config, config.poolMax, appTimeout, appSessionOptions(url, config))
+  const appPool = (u: string) =>
+    makePool(u, config.poolMax, sessionStatementTimeout(u, config), appSessionOptions(u, config))
+  const appInner = appPool(url)
   // Migrations and maintenance may run longer than a request may: the owner never shares the app's
   // timed-out sessions.
-  const ownerInner = directUrl === url && appTimeout === 0 ? appInner : pgPool(directUrl, config, 2)
-  const readInner = config.readUrl
-    ? pgPool(
-        config.readUrl,
-        config,
-        config.poolMax,
-        sessionStatementTimeout(config.readUrl, config),
-        appSessionOptions(config.readUrl, config),
-      )
-    : undefined
-  return rolePools('pg', config, appInner, ownerInner, readInner, runtimeRole)
+  const ownerInner =
+    directUrl === url && sessionStatementTimeout(url, config) === 0 ? appInner : makePool(directUrl, 2, 0)
+  const readInner = config.readUrl ? appPool(config.readUrl) : undefined
+  return rolePools(driver, config, appInner, ownerInner, readInner, runtimeRole)
 }
 
 /** Wraps raw pools so the app and read pools act as the runtime role, the owner pool as itself. */
