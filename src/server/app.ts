@@ -111,7 +111,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', async (_request, reply) => {
     if (state.draining) reply.header('connection', 'close')
   })
-  const registry = registerMetrics(app)
+  const registry = registerMetrics(app, { store, interactionBuffer: options.interactionBuffer })
   await registerOpenApi(app, pkg.version)
 
   const keys = new KeyLookup(store.transport.app, store.config.retry, options.authCacheMs ?? 1000)

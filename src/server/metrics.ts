@@ -2,9 +2,16 @@
 // set), method and status; their latency; and the process's default metrics.
 // One registry per app, so several apps in one process (tests) do not collide.
 import type { FastifyInstance } from 'fastify'
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { InteractionBuffer } from '../store/interaction-buffer.js'
+import type { Store } from '../store/store.js'
 
-export function registerMetrics(app: FastifyInstance): Registry {
+export interface MetricSources {
+  store?: Store
+  interactionBuffer?: InteractionBuffer
+}
+
+export function registerMetrics(app: FastifyInstance, sources: MetricSources = {}): Registry {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const labelNames = ['method', 'route', 'status'] as const
@@ -31,5 +38,47 @@ export function registerMetrics(app: FastifyInstance): Registry {
     requests.inc(labels)
     duration.observe(labels, reply.elapsedTime / 1000)
   })
+  if (sources.store) registerRetryMetrics(app, registry, sources.store)
+  if (sources.interactionBuffer) registerBufferMetrics(registry, sources.interactionBuffer)
   return registry
+}
+
+/** Connection failures ridden through (by reason) and operations that gave up: the signs of cold starts. */
+function registerRetryMetrics(app: FastifyInstance, registry: Registry, store: Store): void {
+  const retries = new Counter({
+    name: 'robot_brain_db_retries_total',
+    help: 'Database operations retried after a connection failure, by reason (socket, server_shutdown, ...).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
+  const giveUps = new Counter({
+    name: 'robot_brain_db_retry_give_ups_total',
+    help: 'Database operations that spent their retry budget and answered 503.',
+    registers: [registry],
+  })
+  const stop = store.observeRetries({
+    onRetry: (_err, _attempt, _delay, reason) => retries.inc({ reason }),
+    onGiveUp: () => giveUps.inc(),
+  })
+  app.addHook('onClose', async () => {
+    stop()
+  })
+}
+
+/** The interaction event buffer of POST /v1/interactions: what waits in memory, what was written. */
+function registerBufferMetrics(registry: Registry, buffer: InteractionBuffer): void {
+  new Gauge({
+    name: 'robot_brain_interaction_buffer_events',
+    help: 'Interaction events of the buffer, by state: pending (in memory), written, inserted, rejected, refused_full.',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const s = buffer.stats()
+      this.set({ state: 'pending' }, s.pending)
+      this.set({ state: 'written' }, s.written)
+      this.set({ state: 'inserted' }, s.inserted)
+      this.set({ state: 'rejected' }, s.rejected)
+      this.set({ state: 'refused_full' }, s.fullRefusals)
+    },
+  })
 }

@@ -108,6 +108,13 @@ describe(`operations endpoints (${backendName()})`, () => {
     expect(text).toContain('process_cpu_seconds_total')
   })
 
+  it('exports the connection retries and give-ups of the store in /metrics', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text()
+    expect(text).toContain('# TYPE robot_brain_db_retries_total counter')
+    // Nothing failed in this file's run: no operation gave up.
+    expect(text).toMatch(/^robot_brain_db_retry_give_ups_total 0$/m)
+  })
+
   it(
     'lets a request in flight finish on shutdown, then refuses new connections',
     async () => {
