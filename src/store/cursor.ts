@@ -8,6 +8,12 @@ export interface CursorKey {
   id: string
 }
 
+/**
+ * A timestamp above every stored one (year 287,000; timestamptz ends in 294,276), in microseconds:
+ * the key of a first page, before any cursor.
+ */
+export const FAR_FUTURE_US = '9000000000000000000'
+
 export function encodeCursor(key: CursorKey): string {
   return Buffer.from(`${key.us}|${key.id}`, 'utf8').toString('base64url')
 }

@@ -1,6 +1,6 @@
 // Sessions: get, list (keyset on last_active, id), merge user metadata, delete with all turns.
 import type { Queryable } from '../db/pool.js'
-import type { CursorKey } from './cursor.js'
+import { type CursorKey, FAR_FUTURE_US } from './cursor.js'
 import type { Session } from './types.js'
 
 export interface SessionRow {
@@ -49,7 +49,7 @@ CROSS JOIN LATERAL (
 ) s`
 
 // Row comparison decides on last_active alone here, so the id part is irrelevant.
-const NEWEST: CursorKey = { us: '9000000000000000000', id: '' }
+const NEWEST: CursorKey = { us: FAR_FUTURE_US, id: '' }
 
 export async function listSessionRows(
   db: Queryable,

@@ -4,7 +4,7 @@
 // any policy-protected row is read or written: inserted rows flow from it, and reads are LATERAL
 // subqueries parameterized by its result. So the tenant context costs no round trip of its own.
 import type { Queryable } from '../db/pool.js'
-import type { CursorKey } from './cursor.js'
+import { type CursorKey, FAR_FUTURE_US } from './cursor.js'
 import type { Turn } from './types.js'
 
 export interface TurnRow {
@@ -121,8 +121,8 @@ CROSS JOIN LATERAL (
   LIMIT $5
 ) c`
 
-/** Above every stored key (year 287,000; timestamptz ends in 294,276): the first page. */
-const NEWEST: CursorKey = { us: '9000000000000000000', id: 'ffffffff-ffff-ffff-ffff-ffffffffffff' }
+/** Above every stored key: the first page. */
+const NEWEST: CursorKey = { us: FAR_FUTURE_US, id: 'ffffffff-ffff-ffff-ffff-ffffffffffff' }
 
 export async function historyPage(
   db: Queryable,
