@@ -1,7 +1,7 @@
 // Environment and options → one typed Config. Secrets stay inside: inspect() and JSON show redacted URLs.
-import { inspect } from 'node:util'
 import { deriveDirectUrl, isNeonPooledUrl, looksPooled, parseUrl, redactUrl } from './db/urls.js'
 import { ConfigError } from './errors.js'
+import { type Env, INSPECT_CUSTOM } from './portable-types.js'
 
 export type Driver = 'pglite' | 'pg' | 'neon'
 
@@ -75,7 +75,7 @@ export interface Config {
 export const DEFAULT_DATA_DIR = './.robot-brain/data'
 export const DEFAULT_RUNTIME_ROLE = 'robot_brain_app'
 
-function envUrl(env: NodeJS.ProcessEnv, ...names: string[]): string | undefined {
+function envUrl(env: Env, ...names: string[]): string | undefined {
   for (const name of names) {
     const v = env[name]?.trim()
     if (v) return v
@@ -83,7 +83,7 @@ function envUrl(env: NodeJS.ProcessEnv, ...names: string[]): string | undefined 
   return undefined
 }
 
-function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+function envInt(env: Env, name: string): number | undefined {
   const v = env[name]?.trim()
   if (!v) return undefined
   const n = Number(v)
@@ -93,7 +93,7 @@ function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
 }
 
 /** Options from the environment, as README and DESIGN name them. */
-export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): StoreOptions {
+export function optionsFromEnv(env: Env = process.env): StoreOptions {
   const driver = env.DATABASE_DRIVER?.trim()
   if (driver && driver !== 'pg' && driver !== 'neon' && driver !== 'pglite') {
     throw new ConfigError(`DATABASE_DRIVER must be "pg" or "neon", got "${driver}"`)
@@ -188,7 +188,7 @@ export function redactedConfig(config: Config): Record<string, unknown> {
 
 function hideSecrets(config: Config): Config {
   Object.defineProperties(config, {
-    [inspect.custom]: { value: () => redactedConfig(config), enumerable: false },
+    [INSPECT_CUSTOM]: { value: () => redactedConfig(config), enumerable: false },
     toJSON: { value: () => redactedConfig(config), enumerable: false },
   })
   return config

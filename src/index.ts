@@ -5,6 +5,7 @@ export { optionsFromEnv, redactedConfig, resolveConfig } from './config.js'
 export { loadMigrations, type MigrateResult, type MigrationState } from './db/migrate.js'
 export { backoffDelay, isRetryable, type RetryReason, retryReason, withRetry } from './db/retry.js'
 export * from './errors.js'
+export type { Env, SignalName } from './portable-types.js'
 export { newId } from './store/ids.js'
 export {
   BufferFullError,

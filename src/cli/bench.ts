@@ -21,6 +21,23 @@ function list<T extends string>(flag: string, value: string, allowed: readonly T
   return items as T[]
 }
 
+/**
+ * The benchmark code is compiled with the rest but left out of the npm package: it needs the
+ * repository's dev dependencies (autocannon, pg-copy-streams) and writes into its bench/ folder.
+ */
+async function loadBench() {
+  try {
+    const [runner, report] = await Promise.all([import('../bench/runner.js'), import('../bench/report.js')])
+    return { ...runner, markdown: report.markdown }
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err
+    throw new Error(
+      'bench runs from a clone of the source repository (npm install && npm run bench): the npm package ' +
+        `does not ship the benchmarks or their dev dependencies (${(err as Error).message.split('\n')[0]})`,
+    )
+  }
+}
+
 interface BenchFlags {
   quick?: boolean
   suites: string
@@ -38,7 +55,8 @@ export function register(program: Command): void {
     .command('bench')
     .description(
       'measure the store against raw-driver baselines (turn ingest, history, interactions, HTTP) ' +
-        'on a database of its own, and write bench/results/latest.{json,md}',
+        'on a database of its own, and write bench/results/latest.{json,md}; ' +
+        'runs from a clone of the source repository (npm run bench), not from the installed package',
     )
     .option('--quick', 'short rounds and small data sets (under two minutes, for CI)')
     .option(
@@ -67,8 +85,7 @@ export function register(program: Command): void {
         'land on an application database by accident.',
     )
     .action(async (opts: BenchFlags) => {
-      const { SUITES, TARGETS, runBench } = await import('../bench/runner.js')
-      const { markdown } = await import('../bench/report.js')
+      const { SUITES, TARGETS, runBench, markdown } = await loadBench()
       const suites = list('--suites', opts.suites, SUITES)
       const targets = list<TargetName>('--targets', opts.targets, TARGETS)
       const adminUrl = opts.url ?? process.env.ROBOT_BRAIN_BENCH_URL ?? DEFAULT_ADMIN_URL

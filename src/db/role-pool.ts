@@ -1,7 +1,7 @@
 // Makes a pool's connections act as a given role, paying the SET ROLE once per physical connection.
 // Used where the login role is privileged (superuser, BYPASSRLS, or the owner), which would
 // skip row-level security: the embedded PGlite, or a direct (unpooled) server URL.
-import { inspect } from 'node:util'
+import { INSPECT_CUSTOM } from '../portable-types.js'
 import type { DbClient, DbPool, QueryResult, SqlQuery } from './pool.js'
 
 /** The role a connection currently acts as, by client object: null = its login role. */
@@ -21,7 +21,7 @@ export class RolePool implements DbPool {
   ) {}
 
   /** The wrapped pool's options hold the connection string (and its password): never print them. */
-  [inspect.custom](): string {
+  [INSPECT_CUSTOM](): string {
     return `RolePool { role: ${this.wantedRole() ?? '(login role)'} }`
   }
 

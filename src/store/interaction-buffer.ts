@@ -8,6 +8,7 @@
 
 import { isRetryable } from '../db/retry.js'
 import { ConfigError, UnavailableError } from '../errors.js'
+import type { Env, SignalName } from '../portable-types.js'
 import type { NewInteraction } from './interactions.js'
 import type { Store } from './store.js'
 import type { InteractionInput } from './types.js'
@@ -28,7 +29,7 @@ export interface InteractionBufferOptions {
   /** Pause before a batch that failed on the connection is tried again (ms). Default 500. */
   retryPauseMs?: number
   /** Writes everything and stops on these signals (true: SIGTERM and SIGINT). Default off. */
-  flushOnSignals?: boolean | NodeJS.Signals[]
+  flushOnSignals?: boolean | SignalName[]
   /**
    * Told about every failed batch. `willRetry` false means the database refused these events for a
    * reason of their own (they are counted in stats().rejected and not written).
@@ -95,7 +96,7 @@ export class InteractionBuffer {
   private timerAt = 0
   private pausedUntil = 0
   private closing: Promise<void> | undefined
-  private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = []
+  private readonly signalHandlers: Array<[SignalName, () => void]> = []
   private readonly counters = { written: 0, inserted: 0, rejected: 0, retriedBatches: 0, fullRefusals: 0 }
 
   constructor(
@@ -113,7 +114,7 @@ export class InteractionBuffer {
       retryPauseMs: nonNegative('retryPauseMs', options.retryPauseMs, 500),
     }
     if (options.flushOnSignals) {
-      const signals: NodeJS.Signals[] =
+      const signals: SignalName[] =
         options.flushOnSignals === true ? ['SIGTERM', 'SIGINT'] : options.flushOnSignals
       for (const signal of signals) this.onSignal(signal)
     }
@@ -365,7 +366,7 @@ export class InteractionBuffer {
     return first.done === true || first.value.seq > seq
   }
 
-  private onSignal(signal: NodeJS.Signals): void {
+  private onSignal(signal: SignalName): void {
     const handler = () => {
       this.close().then(
         () => this.reraise(signal),
@@ -377,7 +378,7 @@ export class InteractionBuffer {
   }
 
   /** After flushing, let the signal do what it would have done had we not been listening. */
-  private reraise(signal: NodeJS.Signals): void {
+  private reraise(signal: SignalName): void {
     if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
   }
 
@@ -390,9 +391,7 @@ export class InteractionBuffer {
  * Buffer options from the environment (for `serve`): ROBOT_BRAIN_INTERACTION_BATCH (maxBatch),
  * ROBOT_BRAIN_INTERACTION_FLUSH_MS (flushDelayMs), ROBOT_BRAIN_INTERACTION_BUFFER_MAX (maxPending).
  */
-export function interactionBufferOptionsFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
-): InteractionBufferOptions {
+export function interactionBufferOptionsFromEnv(env: Env = process.env): InteractionBufferOptions {
   const read = (name: string): number | undefined => {
     const raw = env[name]?.trim()
     if (!raw) return undefined

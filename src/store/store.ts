@@ -1,6 +1,5 @@
 // The Store: the library's public face. One StoreCore holds the transport and shared machinery;
 // each Store is a view of it acting for one tenant (`default` unless made with tenant()).
-import { inspect } from 'node:util'
 import { type Config, optionsFromEnv, redactedConfig, resolveConfig, type StoreOptions } from '../config.js'
 import {
   type MigrateResult,
@@ -13,6 +12,7 @@ import type { DbPool, Transport } from '../db/pool.js'
 import { type RetryHooks, withRetry } from '../db/retry.js'
 import { applyPooledStatementTimeout, type PooledTimeoutResult } from '../db/statement-timeout.js'
 import { ConfigError, MigrationError, NotFoundError, ValidationError } from '../errors.js'
+import { INSPECT_CUSTOM } from '../portable-types.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { GroupCommit } from './group-commit.js'
 import { isUuid } from './ids.js'
@@ -182,12 +182,12 @@ export class Store {
    * What console.log and JSON show of a store: its tenant and the redacted configuration. Without this
    * they would walk into the pools, whose options hold the connection string with its password.
    */
-  [inspect.custom](): Record<string, unknown> {
+  [INSPECT_CUSTOM](): Record<string, unknown> {
     return { tenantId: this.tenantId, config: redactedConfig(this.core.config) }
   }
 
   toJSON(): Record<string, unknown> {
-    return this[inspect.custom]()
+    return this[INSPECT_CUSTOM]()
   }
 
   /** The pools, for maintenance tasks and tests; application code should not need them. */
