@@ -36,7 +36,7 @@ const Id = Type.String({
 const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, e.g. 2026-01-31T12:00:00Z' })
 const Cursor = Type.String({
   minLength: 1,
-  maxLength: 200,
+  maxLength: LIMITS.cursorMaxChars,
   description: 'A nextCursor from an earlier page.',
 })
 const limit = (max: number, fallback: number) =>

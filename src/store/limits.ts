@@ -11,4 +11,6 @@ export const LIMITS = {
   listLimitDefault: 50,
   eventsPerBatchMax: 1000,
   bodyBytes: 1024 * 1024,
+  // base64url of the largest key: a 20-character timestamp, '|' and 100 four-byte characters (562).
+  cursorMaxChars: 600,
 } as const

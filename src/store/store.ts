@@ -258,9 +258,7 @@ export class Store {
   async history(sessionId: string, options: HistoryOptions = {}): Promise<HistoryPage> {
     const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
     const limit = v.limit('limit', options.limit, LIMITS.historyLimitDefault, LIMITS.historyLimitMax)
-    const before = decodeCursor('before', options.before)
-    if (before && !isUuid(before.id))
-      throw new ValidationError('before', 'is not a cursor returned by this API')
+    const before = decodeCursor('before', options.before, isUuid)
     const db = await this.app()
     // One row more than asked tells whether an older page exists, so the last page says null.
     const rows = await this.core.retry(() => historyPage(db, this.tenantId, sid, before, limit + 1))
