@@ -26,6 +26,8 @@ export const SQLSTATE = {
   DEADLOCK_DETECTED: '40P01',
   TOO_MANY_CONNECTIONS: '53300',
   INTERNAL_ERROR: 'XX000',
+  /** Ours (migration 0003): the merged userMetadata would exceed LIMITS.metadataBytes. */
+  METADATA_TOO_LARGE: 'RB413',
   /** Class 08: connection exceptions (08000, 08003, 08006, 08001, 08004, ...). */
   CONNECTION_EXCEPTION_CLASS: '08',
 } as const

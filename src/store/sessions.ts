@@ -1,5 +1,7 @@
 // Sessions: get, list (keyset on last_active, id), merge user metadata, delete with all turns.
 import type { Queryable } from '../db/pool.js'
+import { SQLSTATE } from '../db/sqlstate.js'
+import { ValidationError } from '../errors.js'
 import { type CursorKey, FAR_FUTURE_US } from './cursor.js'
 import type { Session } from './types.js'
 
@@ -67,18 +69,29 @@ export async function listSessionRows(
   return rows
 }
 
+/**
+ * Merges `patch` into the session's user_metadata (top-level keys replaced). Undefined when there is no
+ * such session; a ValidationError naming userMetadata when the merged object would exceed the limit.
+ */
 export async function mergeSessionMetadata(
   db: Queryable,
   tenant: string,
   id: string,
   patch: Record<string, unknown>,
 ): Promise<SessionRow | undefined> {
-  const { rows } = await db.query<SessionRow>({
-    name: 'rb_merge_session_metadata',
-    text: `SELECT ${SESSION_COLUMNS} FROM robot_brain.merge_session_metadata($1, $2, $3::jsonb) s`,
-    values: [tenant, id, JSON.stringify(patch)],
-  })
-  return rows[0]
+  try {
+    const { rows } = await db.query<SessionRow>({
+      name: 'rb_merge_session_metadata',
+      text: `SELECT ${SESSION_COLUMNS} FROM robot_brain.merge_session_metadata($1, $2, $3::jsonb) s`,
+      values: [tenant, id, JSON.stringify(patch)],
+    })
+    return rows[0]
+  } catch (err) {
+    // The limit is checked on the merged object in the merging statement (migration 0003).
+    const e = err as { code?: string; message?: string }
+    if (e?.code === SQLSTATE.METADATA_TOO_LARGE) throw new ValidationError('userMetadata', String(e.message))
+    throw err
+  }
 }
 
 /** Deletes the session and, by cascade, all its turns. Returns false when there was no such session. */

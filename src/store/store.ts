@@ -297,7 +297,11 @@ export class Store {
     }
   }
 
-  /** Merges `patch` into the session's userMetadata (top-level keys replaced). */
+  /**
+   * Merges `patch` into the session's userMetadata (top-level keys replaced; a key set to null stays,
+   * as null). The merged object, like each patch, must be at most LIMITS.metadataBytes as JSON: a
+   * patch that would make it larger is a ValidationError naming userMetadata and changes nothing.
+   */
   async updateSessionMetadata(sessionId: string, patch: Record<string, unknown>): Promise<Session> {
     const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
     const meta = v.metadata('userMetadata', patch)

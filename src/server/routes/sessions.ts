@@ -45,7 +45,10 @@ export function sessionRoutes(app: FastifyInstance): void {
     {
       schema: {
         summary: "Merge into a session's user metadata",
-        description: 'Top-level keys of userMetadata replace those stored; other keys stay.',
+        description:
+          'Top-level keys of userMetadata replace those stored; other keys stay. The merged object must ' +
+          'be at most 16 KiB as JSON, like each patch: a patch that would make it larger is refused ' +
+          '(400 naming userMetadata) and changes nothing.',
         tags: ['sessions'],
         security,
         params: SessionParams,
