@@ -7,6 +7,7 @@ import type { Config } from '../config.js'
 import { guardPoolErrors, serverTransport } from './pg.js'
 import type { Transport } from './pool.js'
 import { pgUrlOptions } from './urls.js'
+import { normalizeWebSocketErrors } from './websocket-errors.js'
 
 function neonPool(
   url: string,
@@ -26,7 +27,9 @@ function neonPool(
   })
   // A connection dropped on suspend, idle or checked out, must not crash the process.
   guardPoolErrors(pool)
-  return pool
+  // A refused or failed WebSocket rejects with an ErrorEvent, not an Error: make it one that keeps the
+  // socket's code, so it is retried like a TCP socket error and ends, at worst, as UnavailableError.
+  return normalizeWebSocketErrors(pool)
 }
 
 export function openNeon(config: Config, runtimeRole: () => string | null): Transport {

@@ -76,6 +76,8 @@ interface ErrorLike {
   message?: unknown
   cause?: unknown
   errors?: unknown
+  /** ErrorEvent of a WebSocket: the underlying socket error. */
+  error?: unknown
 }
 
 /** The reason to retry `err`, or null when it is an error of the statement (or not an error at all). */
@@ -107,6 +109,8 @@ export function retryReason(err: unknown, depth = 0): RetryReason | null {
     }
   }
   if (e.cause && e.cause !== err) return retryReason(e.cause, depth + 1)
+  // A WebSocket ErrorEvent (the Neon driver's socket) holds the socket's Error in `error`.
+  if (e.error && e.error !== err) return retryReason(e.error, depth + 1)
   return null
 }
 

@@ -1,10 +1,13 @@
 // The error classifier and the retry loop. Real errors where the machine can make them (a refused
 // port, a terminated backend, a statement timeout, Neon's waking error from the refusing proxy, a
 // syntax error); the shapes of the rest as the drivers document them.
+import { Pool as NeonPool, neonConfig } from '@neondatabase/serverless'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
+import ws from 'ws'
 import { optionsFromEnv, resolveConfig } from '../../src/config.js'
 import { backoffDelay, retryReason, withRetry } from '../../src/db/retry.js'
+import { fromWebSocketEvent, WebSocketConnectionError } from '../../src/db/websocket-errors.js'
 import { UnavailableError } from '../../src/errors.js'
 import { ADMIN_URL, backendName } from '../support/backend.js'
 import { freePort } from '../support/faults/cluster.mjs'
@@ -75,6 +78,18 @@ describe('retryReason: documented error shapes', () => {
     expect(retryReason(new Error('query failed', { cause: refused }))).toBe('socket')
     expect(retryReason(new UnavailableError('budget spent', { cause: refused }))).toBeNull()
   })
+
+  it("follows a WebSocket ErrorEvent's socket error (the Neon driver rejects with the event)", () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })
+    const event = { type: 'error', message: refused.message, error: refused }
+    expect(retryReason(event)).toBe('socket')
+    expect(fromWebSocketEvent(event)).toMatchObject({ code: 'ECONNREFUSED', cause: refused })
+    const badCert = Object.assign(new Error('self-signed certificate'), {
+      code: 'DEPTH_ZERO_SELF_SIGNED_CERT',
+    })
+    expect(retryReason({ type: 'error', message: badCert.message, error: badCert })).toBeNull()
+    expect(fromWebSocketEvent(badCert)).toBe(badCert) // an Error stays as it is
+  })
 })
 
 describe.skipIf(backendName() !== 'pg')('retryReason: real errors', () => {
@@ -84,6 +99,30 @@ describe.skipIf(backendName() !== 'pg')('retryReason: real errors', () => {
       withClient(`postgres://postgres@127.0.0.1:${port}/postgres`, async () => {}),
     )
     expect(retryReason(err)).toBe('socket')
+  })
+
+  it('a refused WebSocket (Neon driver) is a socket error, and becomes an Error with its code', async () => {
+    const port = await freePort()
+    neonConfig.webSocketConstructor = ws
+    const saved = { wsProxy: neonConfig.wsProxy, useSecureWebSocket: neonConfig.useSecureWebSocket }
+    neonConfig.wsProxy = (host, p) => `127.0.0.1:${port}/v1?address=${host}:${p}`
+    neonConfig.useSecureWebSocket = false
+    const pool = new NeonPool({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' })
+    pool.on('error', () => {})
+    try {
+      const raw = await failure(() => pool.query('SELECT 1'))
+      // What the driver gives: an event object, not an Error, without a code of its own.
+      expect(raw).not.toBeInstanceOf(Error)
+      expect((raw as { code?: unknown }).code).toBeUndefined()
+      expect(retryReason(raw)).toBe('socket')
+      const err = fromWebSocketEvent(raw)
+      expect(err).toBeInstanceOf(WebSocketConnectionError)
+      expect(err).toMatchObject({ code: 'ECONNREFUSED' })
+      expect(retryReason(err)).toBe('socket')
+    } finally {
+      await pool.end().catch(() => {})
+      Object.assign(neonConfig, saved)
+    }
   })
 
   it("Neon's waking error, served by the refusing proxy, is compute_unreachable", async () => {
