@@ -4,7 +4,7 @@
 // (the endpoint came back) or with its typed UnavailableError (it did not).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UnavailableError } from '../../src/errors.js'
-import { openStore, type Store } from '../../src/store/store.js'
+import { openStore } from '../../src/store/store.js'
 import { backendName, type FreshDatabase, freshDatabase, rawPg } from '../support/backend.js'
 import { freePort } from '../support/faults/cluster.mjs'
 import { startWsProxy, type WsProxy, wsProxyAddress } from '../support/ws-proxy.js'
