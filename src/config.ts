@@ -4,6 +4,7 @@ import { ConfigError } from './errors.js'
 import { type Env, INSPECT_CUSTOM } from './portable-types.js'
 
 export type Driver = 'pglite' | 'pg' | 'neon'
+export const DRIVERS: readonly Driver[] = ['pg', 'neon', 'pglite']
 
 export interface RetryOptions {
   /** Total time budget for one operation including all retries (ms). */
@@ -131,6 +132,9 @@ function definedOnly<T extends object>(o: T | undefined): Partial<T> {
 
 export function resolveConfig(options: StoreOptions = {}): Config {
   const url = options.url
+  if (options.driver !== undefined && !DRIVERS.includes(options.driver)) {
+    throw new ConfigError(`driver must be one of ${DRIVERS.join(', ')}, got "${String(options.driver)}"`)
+  }
   const driver: Driver = url
     ? options.driver && options.driver !== 'pglite'
       ? options.driver

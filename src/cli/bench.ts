@@ -74,6 +74,10 @@ export function register(program: Command): void {
       'PgBouncer in transaction mode in front of the server, or "none"',
       '127.0.0.1:6432',
     )
+    .option(
+      '--url <url>',
+      `administrator URL of the server to run on (default: ROBOT_BRAIN_BENCH_URL or ${DEFAULT_ADMIN_URL}; DATABASE_URL is not read)`,
+    )
     .option('--app-login <role>', 'login role the store uses through PgBouncer', 'robot_brain_test_app')
     .option('--out <dir>', 'where to write the results', 'bench/results')
     .option('--keep', 'keep the bench database (default: drop it at the end)')

@@ -1,5 +1,6 @@
 // Shared plumbing of the commands: opening a store from flags + environment, output, exit codes.
-import { optionsFromEnv, type StoreOptions } from '../config.js'
+import { DRIVERS, optionsFromEnv, type StoreOptions } from '../config.js'
+import { explainOwnerError } from '../db/owner-check.js'
 import { RobotBrainError } from '../errors.js'
 import { openStore, type Store } from '../store/store.js'
 
@@ -17,6 +18,9 @@ export interface DbFlags {
 }
 
 export function storeOptions(flags: DbFlags): StoreOptions {
+  if (flags.driver !== undefined && !(DRIVERS as readonly string[]).includes(flags.driver)) {
+    throw new UsageError(`--driver must be one of ${DRIVERS.join(', ')}, got "${flags.driver}"`)
+  }
   const env = optionsFromEnv()
   return {
     ...env,
@@ -26,11 +30,16 @@ export function storeOptions(flags: DbFlags): StoreOptions {
   }
 }
 
-/** Opens the store for a command, runs `fn`, always closes. */
+/**
+ * Opens the store for a command, runs `fn`, always closes. A "permission denied" met because the
+ * owner connection logs in as the application's role becomes a message naming the fix.
+ */
 export async function withStore<T>(flags: DbFlags, fn: (store: Store) => Promise<T>): Promise<T> {
   const store = await openStore(storeOptions(flags))
   try {
     return await fn(store)
+  } catch (err) {
+    throw await explainOwnerError(err, store.transport.owner)
   } finally {
     await store.close()
   }

@@ -36,15 +36,16 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError()
   for (const register of COMMANDS) register(program)
-  // Database flags on every command.
+  // Database flags on every command, except one that defines its own (bench reads no DATABASE_URL).
   for (const cmd of program.commands) {
+    if (cmd.options.some((o) => o.long === '--url')) continue
     cmd
       .option('--url <url>', 'database URL (default: DATABASE_URL; none: embedded)')
       .option(
         '--data-dir <dir>',
         'embedded data directory (default: ROBOT_BRAIN_DATA_DIR or ./.robot-brain/data)',
       )
-      .option('--driver <driver>', 'pg or neon (default: DATABASE_DRIVER or pg)')
+      .option('--driver <driver>', 'pg, neon or pglite (default: DATABASE_DRIVER, or pg with a URL)')
       .exitOverride()
   }
   return program
@@ -58,13 +59,10 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (
-        err.code === 'commander.helpDisplayed' ||
-        err.code === 'commander.version' ||
-        err.code === 'commander.help'
-      ) {
-        return EXIT.OK
-      }
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK
+      // Help asked for (`help`) exits 0; help shown because no command or sub-command was given is
+      // a usage error (commander gives it exit code 1): exit 2.
+      if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE
       return EXIT.USAGE
     }
     if (err instanceof UsageError) {

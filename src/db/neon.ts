@@ -4,6 +4,7 @@
 import { neonConfig, Pool } from '@neondatabase/serverless'
 import ws from 'ws'
 import type { Config } from '../config.js'
+import { explainConnectErrors } from './connect-errors.js'
 import { guardPoolErrors, serverTransport } from './pg.js'
 import type { Transport } from './pool.js'
 import { pgUrlOptions } from './urls.js'
@@ -29,7 +30,8 @@ function neonPool(
   guardPoolErrors(pool)
   // A refused or failed WebSocket rejects with an ErrorEvent, not an Error: make it one that keeps the
   // socket's code, so it is retried like a TCP socket error and ends, at worst, as UnavailableError.
-  return normalizeWebSocketErrors(pool)
+  // Inside: connect failures name the host and port tried (see connect-errors.ts).
+  return normalizeWebSocketErrors(explainConnectErrors(pool, url))
 }
 
 export function openNeon(config: Config, runtimeRole: () => string | null): Transport {

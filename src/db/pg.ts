@@ -1,6 +1,7 @@
 // TCP transport: node-postgres, for any PostgreSQL 15+ and Neon's pooled or direct endpoints.
 import pg from 'pg'
 import type { Config } from '../config.js'
+import { explainConnectErrors } from './connect-errors.js'
 import type { DbPool, Transport } from './pool.js'
 import { RolePool, type RoleState } from './role-pool.js'
 import { looksPooled, pgUrlOptions } from './urls.js'
@@ -27,7 +28,7 @@ export function pgPool(
     ...(options ? { options } : {}),
   })
   guardPoolErrors(pool)
-  return pool
+  return explainConnectErrors(pool, url)
 }
 
 /**

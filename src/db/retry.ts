@@ -6,7 +6,7 @@
 // idempotent work: every write of this store carries a client-made id and ON CONFLICT, so a write
 // that committed before its connection dropped is stored once when it runs again.
 import type { RetryOptions } from '../config.js'
-import { UnavailableError } from '../errors.js'
+import { ConfigError, UnavailableError } from '../errors.js'
 import { SQLSTATE } from './sqlstate.js'
 
 /** Why an error is worth another attempt; null when it is not. Also a metrics label. */
@@ -71,6 +71,9 @@ const CONNECTION_MESSAGES = [
 const NEON_COMPUTE_UNREACHABLE =
   /couldn't connect to compute node|could not connect to compute|compute node.*(not|un)available|compute is waking|endpoint is (disabled|suspended)/i
 
+/** PgBouncer refusing a startup parameter (08P01): a configuration error, the same on every attempt. */
+export const UNSUPPORTED_STARTUP_PARAMETER = /unsupported startup parameter/i
+
 interface ErrorLike {
   code?: unknown
   message?: unknown
@@ -85,6 +88,9 @@ export function retryReason(err: unknown, depth = 0): RetryReason | null {
   if (!err || typeof err !== 'object' || depth > 5) return null
   // Already retried to the end of its budget: retrying again would multiply the wait.
   if (err instanceof UnavailableError) return null
+  // A configuration that cannot work (e.g. startup parameters sent to a pooler) fails the same way
+  // every time: say so at once rather than after the whole budget.
+  if (err instanceof ConfigError) return null
   const e = err as ErrorLike
   const code = typeof e.code === 'string' ? e.code : ''
   const message = typeof e.message === 'string' ? e.message : ''
@@ -92,6 +98,7 @@ export function retryReason(err: unknown, depth = 0): RetryReason | null {
   if (SERVER_SHUTDOWN.has(code)) return 'server_shutdown'
   if (code === SQLSTATE.TOO_MANY_CONNECTIONS) return 'too_many_connections'
   if (TRANSACTION_CONFLICT.has(code)) return 'transaction_conflict'
+  if (code === SQLSTATE.PROTOCOL_VIOLATION && UNSUPPORTED_STARTUP_PARAMETER.test(message)) return null
   if (code.length === 5 && code.startsWith(SQLSTATE.CONNECTION_EXCEPTION_CLASS)) return 'connection'
   if (code === SQLSTATE.INTERNAL_ERROR) {
     return NEON_COMPUTE_UNREACHABLE.test(message) ? 'compute_unreachable' : null

@@ -28,6 +28,8 @@ export const SQLSTATE = {
   INTERNAL_ERROR: 'XX000',
   /** Ours (migration 0003): the merged userMetadata would exceed LIMITS.metadataBytes. */
   METADATA_TOO_LARGE: 'RB413',
+  /** 08P01: also what PgBouncer answers to a startup parameter it does not know. */
+  PROTOCOL_VIOLATION: '08P01',
   /** Class 08: connection exceptions (08000, 08003, 08006, 08001, 08004, ...). */
   CONNECTION_EXCEPTION_CLASS: '08',
 } as const

@@ -8,6 +8,7 @@ import {
   migrationStatus,
   schemaIsCurrent,
 } from '../db/migrate.js'
+import { explainOwnerError } from '../db/owner-check.js'
 import type { DbPool, Transport } from '../db/pool.js'
 import { type RetryHooks, withRetry } from '../db/retry.js'
 import { applyPooledStatementTimeout, type PooledTimeoutResult } from '../db/statement-timeout.js'
@@ -210,7 +211,10 @@ export class Store {
 
   /** Applies pending migrations (on the direct URL, as the owner). Same as `robot-brain-db migrate`. */
   async migrate(options: { dryRun?: boolean } = {}): Promise<MigrateResult> {
-    const result = await this.core.retry(() => migrate(this.core.transport.owner, options))
+    const owner = this.core.transport.owner
+    const result = await this.core
+      .retry(() => migrate(owner, options))
+      .catch(async (err) => Promise.reject(await explainOwnerError(err, owner)))
     if (!options.dryRun) await this.core.applyStatementTimeout()
     this.core.resetReady()
     return result
@@ -223,6 +227,16 @@ export class Store {
   /** True when every migration this code knows is applied, and no unknown one. */
   schemaIsCurrent(): Promise<boolean> {
     return this.core.retry(() => schemaIsCurrent(this.core.transport.owner))
+  }
+
+  /**
+   * Checks, once, that application queries can run: the schema exists and the app URL's login role
+   * is usable (a member of robot_brain_app; not a privileged role through a transaction-mode pooler).
+   * Throws MigrationError or ConfigError saying what to fix. `serve` calls it before listening and
+   * /readyz before answering ready; other calls check the same on first use.
+   */
+  async ready(): Promise<void> {
+    await this.core.ensureReady()
   }
 
   private async app(): Promise<DbPool> {
