@@ -8,6 +8,7 @@ import { shutdown } from '../server/shutdown.js'
 import { interactionBufferOptionsFromEnv } from '../store/interaction-buffer.js'
 import { openStore } from '../store/store.js'
 import { type DbFlags, storeOptions, UsageError } from './common.js'
+import { logStartup, serveLoggerOptions } from './serve-log.js'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const SHUTDOWN_TIMEOUT_MS = 10_000
@@ -53,7 +54,10 @@ async function serve(opts: DbFlags & { port: number; host: string; level: string
   const store = await openStore(storeOptions(opts))
   let app: Awaited<ReturnType<typeof buildApp>> | undefined
   try {
-    await store.migrate()
+    const migrated = await store.migrate()
+    // Refuse to start (before listening) when application queries cannot run, e.g. a privileged
+    // login through a transaction-mode pooler: never a server whose every request fails.
+    await store.ready()
     const loopback = isLoopbackHost(opts.host)
     const keysExist = await new KeyStore(store.transport.owner).anyActive()
     if (!loopback && !keysExist) {
@@ -64,7 +68,7 @@ async function serve(opts: DbFlags & { port: number; host: string; level: string
     }
     app = await buildApp({
       store,
-      logger: { level: opts.level },
+      logger: serveLoggerOptions(opts.level),
       allowAnonymous: loopback,
       // Bounded: when full, POST /v1/interactions answers 503 with Retry-After rather than wait.
       interactionBuffer: store.interactionBuffer({
@@ -72,6 +76,7 @@ async function serve(opts: DbFlags & { port: number; host: string; level: string
         whenFull: 'reject',
       }),
     })
+    await logStartup(app.log, store, migrated)
     if (!keysExist) {
       app.log.warn('no API keys exist: requests without a key act as tenant "default" (loopback only)')
     }

@@ -37,21 +37,30 @@ function printStatus(r: StatusReport): void {
         .filter(Boolean)
         .join('; ')
   console.log(`schema      ${state}`)
-  if (!r.tables || !r.partitions) {
+  if (r.rowsUnavailable) console.log(`rows        unavailable: ${r.rowsUnavailable}`)
+  else if (!r.tables || !r.partitions) {
     console.log('rows        no schema yet')
     return
   }
+  if (r.tables) printCounts(r.tables)
+  if (r.partitions) printPartitions(r.partitions)
+}
+
+function printCounts(tables: NonNullable<StatusReport['tables']>): void {
   console.log('rows')
-  for (const [table, count] of Object.entries(r.tables)) {
+  for (const [table, count] of Object.entries(tables)) {
     console.log(
       `  ${table.padEnd(20)} ${(count.estimated ? `~${n(count.rows)}` : n(count.rows)).padStart(14)}`,
     )
   }
-  if (Object.values(r.tables).some((t) => t.estimated)) {
+  if (Object.values(tables).some((t) => t.estimated)) {
     console.log(`  (~ estimated from pg_class.reltuples: over ${n(EXACT_COUNT_LIMIT)} rows)`)
   }
+}
+
+function printPartitions(partitions: NonNullable<StatusReport['partitions']>): void {
   console.log('partitions')
-  for (const [parent, parts] of Object.entries(r.partitions)) {
+  for (const [parent, parts] of Object.entries(partitions)) {
     console.log(`  ${parent}`)
     for (const p of parts) {
       const range = p.default ? 'default' : `${p.from?.slice(0, 10)} to ${p.to?.slice(0, 10)}`
@@ -75,13 +84,17 @@ export function register(program: Command): void {
       'after',
       `
 Counts are exact up to ${n(EXACT_COUNT_LIMIT)} rows per table; above that they are the planner's
-estimate (pg_class.reltuples), marked ~ (and "estimated": true in JSON).`,
+estimate (pg_class.reltuples), marked ~ (and "estimated": true in JSON). When the direct URL logs in
+as a role row-level security limits (not the schema owner), no counts are shown: "rowsUnavailable"
+says why, and the exit code is 1.`,
     )
     .action(async (opts: DbFlags & { json?: boolean }) => {
       await withStore(opts, async (store) => {
         const report = await gatherStatus(store.config, store.transport.owner, store.transport.pooled)
         if (opts.json) printJson(report)
         else printStatus(report)
+        // A setup problem was found (the counts could not be seen): scripts should notice.
+        if (report.rowsUnavailable) process.exitCode = 1
       })
     })
 }

@@ -25,6 +25,9 @@ export function endpointOf(url: string): { endpoint: string; user: string } {
   }
 }
 
+export const POOLER_FIX =
+  "set DATABASE_POOLED=true (the store then sends no startup parameters), and give migrations the server's direct URL in DATABASE_URL_UNPOOLED"
+
 /** The ConfigError for a pooler that refused startup parameters, or null for any other error. */
 export function unsupportedStartupParameter(err: unknown, url: string): ConfigError | null {
   const e = err as { code?: unknown; message?: unknown }
@@ -35,8 +38,7 @@ export function unsupportedStartupParameter(err: unknown, url: string): ConfigEr
   return new ConfigError(
     `${endpoint} refused the startup parameter ${param} (${e.message}, SQLSTATE 08P01): it is a ` +
       'transaction-mode pooler (PgBouncer) the store took for a direct server, as it is neither a Neon ' +
-      '-pooler host nor on port 6432. Set DATABASE_POOLED=true (the store then sends no startup ' +
-      "parameters), and give migrations the server's direct URL in DATABASE_URL_UNPOOLED",
+      `-pooler host nor on port 6432. Fix: ${POOLER_FIX}`,
     { cause: err },
   )
 }

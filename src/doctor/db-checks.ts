@@ -5,6 +5,7 @@ import { DEFAULT_RUNTIME_ROLE } from '../config.js'
 import { migrationStatus } from '../db/migrate.js'
 import type { DbPool, Queryable, Transport } from '../db/pool.js'
 import { type Check, fail, ok, skip, warn } from './check.js'
+import { connectFix } from './connect-fix.js'
 
 /** What each extension gives the product, said when it is missing. */
 export const EXTENSIONS: ReadonlyArray<readonly [name: string, without: string]> = [
@@ -28,11 +29,7 @@ export async function connectCheck(
     )
     return ok(id, `connected to database "${rows[0]?.db}" as "${rows[0]?.usr}"`)
   } catch (err) {
-    return fail(
-      id,
-      `cannot connect: ${describe(err)}`,
-      'check the host, port, user, password and network access',
-    )
+    return fail(id, `cannot connect: ${describe(err)}`, connectFix(err))
   }
 }
 

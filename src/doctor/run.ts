@@ -14,6 +14,7 @@ import {
   schemaCheck,
   serverVersionCheck,
 } from './db-checks.js'
+import { ownerRoleCheck } from './owner-checks.js'
 
 function describer(urls: ReadonlyArray<string | undefined>): (err: unknown) => string {
   return (err) => {
@@ -89,6 +90,7 @@ async function liveChecks(
 
   out.push(...(await run('server-version', ownerDown, t.owner, serverVersionCheck)))
   out.push(...(await run('schema', ownerDown, t.owner, schemaCheck)))
+  out.push(...(await run('owner-role', ownerDown, t.owner, ownerRoleCheck)))
   out.push(
     ...(await run('runtime-role', appDown, t.app, (db) => runtimeRoleCheck(db, t, config.runtimeRole))),
   )

@@ -2,6 +2,7 @@
 // queries on the owner pool, so counts cover every tenant (row-level security has an owner policy).
 import type { Config } from '../config.js'
 import { migrationStatus } from '../db/migrate.js'
+import { OWNER_FIX, ownerProblem, ownerState } from '../db/owner-check.js'
 import type { DbPool } from '../db/pool.js'
 import { redactUrl } from '../db/urls.js'
 
@@ -40,8 +41,13 @@ export interface StatusReport {
   }
   server: { version: string; versionNum: number }
   schema: { current: boolean; applied: string[]; pending: string[]; changed: string[]; unknown: string[] }
-  /** Null when the schema does not exist yet. */
+  /** Null when the schema does not exist yet, or when the counts cannot be seen (see rowsUnavailable). */
   tables: Record<TableName, RowCount> | null
+  /**
+   * Why no row counts are given although the schema exists: the owner connection logs in as a role
+   * that row-level security limits to some tenants (or none), so its counts would be wrong.
+   */
+  rowsUnavailable?: string
   partitions: Record<(typeof PARTITIONED)[number], PartitionInfo[]> | null
 }
 
@@ -132,6 +138,14 @@ async function withCounts(
     values: [TABLES],
   })
   if (!present.rows[0]?.ok) return report
+  // Row-level security hides other tenants' rows from any role but the owner's (and superusers):
+  // counting as another role gives a number that looks right and is not.
+  const state = await ownerState(owner)
+  const problem = state && ownerProblem(state)
+  if (problem) {
+    const partitions = await partitionsWithoutCounts(owner)
+    return { ...report, partitions, rowsUnavailable: `${problem}. Fix: ${OWNER_FIX}` }
+  }
   const estimates = new Map(
     (
       await owner.query<{ name: TableName; estimate: number }>({ text: ESTIMATES, values: [TABLES] })
@@ -180,4 +194,30 @@ async function withCounts(
     })
   }
   return { ...report, tables, partitions }
+}
+
+/** The partitions with their bounds and sizes only: the caller may not see their rows. */
+async function partitionsWithoutCounts(
+  owner: DbPool,
+): Promise<Record<(typeof PARTITIONED)[number], PartitionInfo[]>> {
+  const partitions = { conversations: [], robot_interactions: [] } as Record<
+    (typeof PARTITIONED)[number],
+    PartitionInfo[]
+  >
+  const { rows } = await owner.query<{ parent: string; name: string; bound: string; bytes: number }>({
+    text: PARTITIONS,
+    values: [PARTITIONED],
+  })
+  for (const p of rows) {
+    const isDefault = p.bound === 'DEFAULT'
+    partitions[p.parent as (typeof PARTITIONED)[number]].push({
+      name: p.name,
+      ...(isDefault ? { from: null, to: null } : parseBound(p.bound)),
+      default: isDefault,
+      rows: null,
+      estimated: false,
+      bytes: p.bytes,
+    })
+  }
+  return partitions
 }

@@ -29,7 +29,7 @@ export interface AppOptions {
   /** The store, already migrated. The app does not close it: the caller does (see shutdown.ts). */
   store: Store
   /** Fastify/pino logger options; false for none. Authorization headers are always redacted. */
-  logger?: boolean | { level?: string }
+  logger?: boolean | { level?: string; transport?: { target: string; options?: Record<string, unknown> } }
   /**
    * Whether requests without a key may act as tenant `default` while no key exists. Pass true only
    * when the server listens on loopback (see isLoopbackHost). Default false.

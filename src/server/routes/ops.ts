@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import { type Migration, schemaIsCurrent } from '../../db/migrate.js'
+import { ConfigError, MigrationError } from '../../errors.js'
 import type { Store } from '../../store/store.js'
 import { errorBody } from '../errors.js'
 import { ErrorBody } from '../schemas.js'
@@ -46,7 +47,8 @@ export function opsRoutes(app: FastifyInstance, options: OpsOptions): void {
           200: Status,
           503: {
             ...ErrorBody,
-            description: 'Not ready: database unreachable, schema not current, or stopping.',
+            description:
+              'Not ready: database unreachable, schema not current, a configuration that cannot work (the message says what to fix), or stopping.',
           },
         },
       },
@@ -71,8 +73,17 @@ export function opsRoutes(app: FastifyInstance, options: OpsOptions): void {
             .code(503)
             .send(errorBody('not_ready', 'the database schema is not current: run `robot-brain-db migrate`'))
         }
+        // Ready only when requests can succeed: the app's login role must be usable (checked once,
+        // then remembered), not merely able to read the migration history.
+        const usable = store.ready()
+        usable.catch(() => {})
+        await Promise.race([usable, timeout])
         return { status: 'ready' }
       } catch (err) {
+        if (err instanceof ConfigError || err instanceof MigrationError) {
+          request.log.error({ err }, 'not ready: the configuration cannot work')
+          return reply.code(503).send(errorBody('not_ready', err.message))
+        }
         request.log.warn({ err }, 'readiness check failed')
         return reply.code(503).send(errorBody('not_ready', 'the database is not reachable'))
       } finally {

@@ -13,4 +13,6 @@ export interface PrivatePgBouncer {
 export function startPrivatePgBouncer(options: {
   targetPort: number
   users?: string[]
+  /** Listen port (default 6432). */
+  port?: number
 }): Promise<PrivatePgBouncer>

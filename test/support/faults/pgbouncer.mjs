@@ -7,7 +7,7 @@ import net from 'node:net'
 import { join } from 'node:path'
 import { privateDir, runPgBinary } from './cluster.mjs'
 
-const PGBOUNCER_PORT = 6432
+const DEFAULT_PORT = 6432
 
 function findBinary() {
   for (const candidate of [process.env.PGBOUNCER_BIN, '/usr/sbin/pgbouncer', '/usr/bin/pgbouncer']) {
@@ -24,12 +24,12 @@ function canListen(host, port) {
   })
 }
 
-async function freeLoopbackHost() {
+async function freeLoopbackHost(port) {
   for (let i = 0; i < 50; i++) {
     const host = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`
-    if (await canListen(host, PGBOUNCER_PORT)) return host
+    if (await canListen(host, port)) return host
   }
-  throw new Error(`no loopback address with port ${PGBOUNCER_PORT} free`)
+  throw new Error(`no loopback address with port ${port} free`)
 }
 
 function answers(host, port) {
@@ -53,11 +53,13 @@ async function waitFor(check, timeoutMs, what) {
 }
 
 /**
- * @param {{ targetPort: number, users?: string[] }} options
+ * @param {{ targetPort: number, users?: string[], port?: number }} options  `port`: another port than
+ *   6432, where the store does not recognise a pooler (the setup-error tests need one)
  */
 export async function startPrivatePgBouncer(options) {
   const bin = findBinary()
-  const host = await freeLoopbackHost()
+  const PGBOUNCER_PORT = options.port ?? DEFAULT_PORT
+  const host = await freeLoopbackHost(PGBOUNCER_PORT)
   const dir = privateDir('rb-faults-pgbouncer-')
   const conf = join(dir, 'pgbouncer.ini')
   const pidfile = join(dir, 'pgbouncer.pid')
