@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .command('doctor')
     .description(
       'check the configuration and database against Neon practice: pooled vs direct URLs, sslmode, ' +
-        'channel binding, connect timeout, server version, extensions, schema, runtime role, clock skew. ' +
+        'channel binding, connect timeout, server version, extensions, schema, owner role, runtime role, clock skew. ' +
         'Exits 1 when a check fails',
     )
     .option('--json', 'print the checks as JSON')
