@@ -74,6 +74,9 @@ const NEON_COMPUTE_UNREACHABLE =
 /** PgBouncer refusing a startup parameter (08P01): a configuration error, the same on every attempt. */
 export const UNSUPPORTED_STARTUP_PARAMETER = /unsupported startup parameter/i
 
+/** PgBouncer's login refusals (08P01, where PostgreSQL says 28P01/28000): retrying cannot help. */
+const POOLER_LOGIN_REFUSED = /authentication failed|no such user/i
+
 interface ErrorLike {
   code?: unknown
   message?: unknown
@@ -98,7 +101,11 @@ export function retryReason(err: unknown, depth = 0): RetryReason | null {
   if (SERVER_SHUTDOWN.has(code)) return 'server_shutdown'
   if (code === SQLSTATE.TOO_MANY_CONNECTIONS) return 'too_many_connections'
   if (TRANSACTION_CONFLICT.has(code)) return 'transaction_conflict'
-  if (code === SQLSTATE.PROTOCOL_VIOLATION && UNSUPPORTED_STARTUP_PARAMETER.test(message)) return null
+  if (
+    code === SQLSTATE.PROTOCOL_VIOLATION &&
+    (UNSUPPORTED_STARTUP_PARAMETER.test(message) || POOLER_LOGIN_REFUSED.test(message))
+  )
+    return null
   if (code.length === 5 && code.startsWith(SQLSTATE.CONNECTION_EXCEPTION_CLASS)) return 'connection'
   if (code === SQLSTATE.INTERNAL_ERROR) {
     return NEON_COMPUTE_UNREACHABLE.test(message) ? 'compute_unreachable' : null

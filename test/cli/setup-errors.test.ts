@@ -280,6 +280,24 @@ describe.runIf(server)(`setup errors on PostgreSQL and PgBouncer (${backend})`, 
       expect(performance.now() - started).toBeLessThan(60_000)
     }, 90_000)
 
+    it('a login PgBouncer refuses (08P01) fails at once, naming where, not after the retry budget', async () => {
+      const r = await cli(
+        ['serve', '--port', '0'],
+        {
+          DATABASE_URL: withPassword(bouncer.url(db.name, 'nobody_here')),
+          DATABASE_URL_UNPOOLED: ownerUrl(db),
+          DATABASE_POOLED: 'true',
+          DATABASE_RETRY_BUDGET_MS: '120000',
+        },
+        60_000,
+      )
+      expect(r.code, `serve did not fail on its own within 60 s:\n${r.stderr}`).toBe(1)
+      expect(r.stderr).toMatch(/authentication failed/)
+      expect(r.stderr).toContain(`connecting to ${bouncer.host}:${bouncer.port} as "nobody_here"`)
+      expect(r.stderr).not.toMatch(/retry later/)
+      expect(r.stdout + r.stderr).not.toContain(PASSWORD)
+    }, 90_000)
+
     it('doctor names DATABASE_POOLED=true, not the host and password', async () => {
       const r = await cli(['doctor', '--json'], { DATABASE_URL: appUrl, DATABASE_URL_UNPOOLED: ownerUrl(db) })
       expect(r.code).toBe(1)
