@@ -67,11 +67,16 @@ describe(`doctor command (${backend})`, () => {
         status: 'ok',
         message: expect.stringMatching(/local/),
       })
-      // The vector extension is not packaged for the test server.
-      expect(byId(report, 'extension vector')).toMatchObject({
-        status: 'warn',
-        message: expect.stringMatching(/semantic search unavailable/),
-      })
+      // Debian packages no vector extension for PostgreSQL 15: a warning saying what is lost, unless
+      // it was built from source and installed on the test server.
+      const vector = byId(report, 'extension vector')
+      if (vector?.status === 'ok') expect(vector.message).toMatch(/installed|available/)
+      else {
+        expect(vector).toMatchObject({
+          status: 'warn',
+          message: expect.stringMatching(/semantic search unavailable/),
+        })
+      }
     }
     if (backend === 'pg') {
       // A superuser on a direct URL: workable (the store switches role), but worth a warning.
