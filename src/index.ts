@@ -15,4 +15,5 @@ export {
 } from './store/interaction-buffer.js'
 export { LIMITS } from './store/limits.js'
 export { DEFAULT_TENANT, openStore, Store } from './store/store.js'
+export { estimateMessageTokens, estimateTokens, MESSAGE_OVERHEAD_TOKENS } from './store/tokens.js'
 export type * from './store/types.js'

@@ -48,9 +48,12 @@ export function loadMigrations(dir: URL | string = MIGRATIONS_DIR): Migration[] 
         checksum: createHash('sha256').update(sql).digest('hex'),
       }
     })
+  // Numbers increase, each used once; a gap is allowed (branches reserve numbers and may land out of
+  // order). Applied is tracked per version, so a late lower number is still applied when it arrives.
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1)
-      throw new MigrationError(`migration files must be numbered 0001, 0002, ... without gaps: ${m.name}`)
+    const previous = migrations[i - 1]
+    if (m.version < 1 || (previous && m.version <= previous.version))
+      throw new MigrationError(`migration files must have distinct numbers from 0001 up: ${m.name}`)
   })
   return migrations
 }

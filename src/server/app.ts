@@ -15,6 +15,7 @@ import { registerMetrics } from './metrics.js'
 import { registerDocs, registerOpenApi } from './openapi.js'
 import { analyticsRoutes } from './routes/analytics.js'
 import { interactionRoutes } from './routes/interactions.js'
+import { messageRoutes } from './routes/messages.js'
 import { opsRoutes } from './routes/ops.js'
 import { searchRoutes } from './routes/search.js'
 import { sessionRoutes } from './routes/sessions.js'
@@ -119,6 +120,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (v1) => {
       v1.addHook('onRequest', authHook({ store, keys, allowAnonymous: options.allowAnonymous ?? false }))
       turnRoutes(v1)
+      messageRoutes(v1)
       sessionRoutes(v1)
       interactionRoutes(v1, options.interactionBuffer)
       searchRoutes(v1)

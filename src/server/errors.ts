@@ -78,9 +78,9 @@ const FASTIFY_ERRORS: Record<string, [number, string, string]> = {
     'invalid_json',
     'the request body is empty; send a JSON object with Content-Type: application/json',
   ],
-  // 400, not 415: the API's error statuses are a fixed list (DESIGN.md), and this is bad input too.
+  // 415 tells a client to fix its Content-Type header, not the body it sends.
   FST_ERR_CTP_INVALID_MEDIA_TYPE: [
-    400,
+    415,
     'unsupported_media_type',
     'the request body must be JSON (Content-Type: application/json)',
   ],

@@ -21,24 +21,26 @@ const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null
 
 export const SessionId = identifier(LIMITS.sessionIdMax, 'The session id, chosen by the client.')
 const Personality = identifier(LIMITS.nameMax, 'Which personality of the robot answered.')
-const Message = Type.String({ maxLength: LIMITS.messageMax, pattern: NO_NUL })
-const Metadata = Type.Object(
-  {},
-  {
-    additionalProperties: true,
-    description: `A JSON object of at most ${LIMITS.metadataBytes} bytes serialized.`,
-  },
-)
+const message = (description?: string) =>
+  Type.String({ maxLength: LIMITS.messageMax, pattern: NO_NUL, ...(description ? { description } : {}) })
+const Message = message()
+const metadata = (what = '') =>
+  Type.Object(
+    {},
+    {
+      additionalProperties: true,
+      description: `A JSON object of at most ${LIMITS.metadataBytes} bytes serialized.${what ? ` ${what}` : ''}`,
+    },
+  )
+const Metadata = metadata()
 const Id = Type.String({
   format: 'uuid',
   description: 'Client-generated UUID (idempotency key); a UUIDv7 unless createdAt is given.',
 })
 const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, e.g. 2026-01-31T12:00:00Z' })
-const Cursor = Type.String({
-  minLength: 1,
-  maxLength: LIMITS.cursorMaxChars,
-  description: 'A nextCursor from an earlier page.',
-})
+const cursor = (description = 'A nextCursor from an earlier page.') =>
+  Type.String({ minLength: 1, maxLength: LIMITS.cursorMaxChars, description })
+const Cursor = cursor()
 const limit = (max: number, fallback: number) =>
   Type.Integer({ minimum: 1, maximum: max, description: `1 to ${max}, default ${fallback}.` })
 
@@ -55,12 +57,29 @@ export const ErrorBody = Type.Object(
 export const SessionParams = Type.Object({ sessionId: SessionId }, { additionalProperties: false })
 export type SessionParams = Static<typeof SessionParams>
 
+const userId = (description = 'The user the session belongs to, chosen by the client.') =>
+  identifier(LIMITS.userIdMax, description)
+export const UserId = userId()
+
+export const TurnParams = Type.Object(
+  { sessionId: SessionId, turnId: Type.String({ format: 'uuid', description: 'The turn id.' }) },
+  { additionalProperties: false },
+)
+export type TurnParams = Static<typeof TurnParams>
+
 export const TurnBody = Type.Object(
   {
     robotPersonality: Personality,
     userMessage: Message,
-    robotResponse: Message,
+    robotResponse: Type.Optional(
+      Nullable(
+        message(
+          'The answer. Omitted or null: the turn awaits its answer, added later by PATCH .../turns/{turnId}.',
+        ),
+      ),
+    ),
     metadata: Type.Optional(Metadata),
+    userId: Type.Optional(userId("The session's user: set on the session when it has none.")),
     id: Type.Optional(Id),
     createdAt: Type.Optional(Timestamp),
   },
@@ -73,41 +92,119 @@ export const Turn = Type.Object({
   sessionId: Type.String(),
   robotPersonality: Type.String(),
   userMessage: Type.String(),
-  robotResponse: Type.String(),
+  robotResponse: Nullable(Type.String({ description: 'null while the turn awaits its answer.' })),
   metadata: Metadata,
   createdAt: Timestamp,
 })
 
+export const CompleteTurnBody = Type.Object(
+  {
+    robotResponse: message('The answer.'),
+    metadata: Type.Optional(metadata("Merged into the turn's metadata.")),
+  },
+  { additionalProperties: false },
+)
+export type CompleteTurnBody = Static<typeof CompleteTurnBody>
+
 export const HistoryQuery = Type.Object(
   {
     limit: Type.Optional(limit(LIMITS.historyLimitMax, LIMITS.historyLimitDefault)),
-    before: Type.Optional(Cursor),
+    order: Type.Optional(
+      Type.Union([Type.Literal('desc'), Type.Literal('asc')], {
+        description: 'desc (default): newest first, page with before. asc: oldest first, page with after.',
+      }),
+    ),
+    before: Type.Optional(cursor('order=desc: a nextCursor from an earlier page.')),
+    after: Type.Optional(cursor('order=asc: a nextCursor from an earlier page.')),
   },
   { additionalProperties: false },
 )
 export type HistoryQuery = Static<typeof HistoryQuery>
 
 export const HistoryPage = Type.Object({
-  turns: Type.Array(Turn, { description: 'Newest first.' }),
-  nextCursor: Nullable(Type.String({ description: 'Pass as `before` for the next page; null on the last.' })),
+  turns: Type.Array(Turn, { description: 'Newest first, or oldest first with order=asc.' }),
+  nextCursor: Nullable(
+    Type.String({
+      description:
+        'Pass as `before` (order=desc) or `after` (order=asc) for the next page; null on the last.',
+    }),
+  ),
+})
+
+export const MessagesQuery = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: LIMITS.historyLimitMax,
+        description: `Turns (not messages): the newest ones. 1 to ${LIMITS.historyLimitMax}, default ${LIMITS.historyLimitDefault}.`,
+      }),
+    ),
+    before: Type.Optional(Cursor),
+    maxTokens: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: LIMITS.maxTokensMax,
+        description:
+          'Drops the oldest turns until the estimate fits: UTF-8 bytes / 4 per content, plus 4 per message.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+export type MessagesQuery = Static<typeof MessagesQuery>
+
+export const ChatMessage = Type.Object({
+  role: Type.Union([Type.Literal('user'), Type.Literal('assistant')]),
+  content: Type.String(),
+  turnId: Type.String({ format: 'uuid' }),
+  createdAt: Timestamp,
+})
+
+export const MessagesPage = Type.Object({
+  messages: Type.Array(ChatMessage, {
+    description: "Oldest first: each turn's user message, then its answer when it has one.",
+  }),
+  nextCursor: Nullable(
+    Type.String({
+      description: 'Pass as `before` for the turns older than these; null when there are none.',
+    }),
+  ),
 })
 
 export const Session = Type.Object({
   id: Type.String(),
+  userId: Nullable(Type.String({ description: 'The user the session belongs to.' })),
   userMetadata: Metadata,
   createdAt: Timestamp,
   lastActive: Timestamp,
   messageCount: Type.Integer(),
 })
 
-export const SessionPatch = Type.Object({ userMetadata: Metadata }, { additionalProperties: false })
+export const SessionPatch = Type.Object(
+  {
+    userMetadata: Type.Optional(metadata('Merged: top-level keys replace those stored.')),
+    userId: Type.Optional(Nullable(UserId)),
+  },
+  { additionalProperties: false, minProperties: 1 },
+)
 export type SessionPatch = Static<typeof SessionPatch>
+
+export const SessionPut = Type.Object(
+  {
+    userId: Type.Optional(Nullable(UserId)),
+    userMetadata: Type.Optional(metadata('Replaces the stored userMetadata.')),
+  },
+  { additionalProperties: false },
+)
+export type SessionPut = Static<typeof SessionPut>
 
 export const ListSessionsQuery = Type.Object(
   {
     limit: Type.Optional(limit(LIMITS.listLimitMax, LIMITS.listLimitDefault)),
     cursor: Type.Optional(Cursor),
     activeSince: Type.Optional(Timestamp),
+    userId: Type.Optional(userId('Only the sessions of this user.')),
   },
   { additionalProperties: false },
 )
@@ -176,8 +273,9 @@ export function errorResponses(...statuses: number[]): Record<number, unknown> {
     400: 'Invalid input (or a body that is not JSON); the message names the field.',
     401: 'Missing, unknown or revoked API key.',
     404: 'Not found.',
-    409: 'Conflict.',
+    409: 'Conflict: the id is already used with other content, or the turn already has another answer.',
     413: 'Request body over 1 MiB.',
+    415: 'The body is not JSON (send Content-Type: application/json).',
     501: 'Not implemented yet in this version.',
     503: 'Database unavailable; retry after the Retry-After header.',
   }

@@ -1,4 +1,5 @@
-// Sessions: get, list (keyset on last_active, id), merge user metadata, delete with all turns.
+// Sessions: get, list (keyset on last_active, id; all or one user's), create or replace (put), merge
+// user metadata, set the user, delete with all turns.
 import type { Queryable } from '../db/pool.js'
 import { SQLSTATE } from '../db/sqlstate.js'
 import { ValidationError } from '../errors.js'
@@ -7,6 +8,7 @@ import type { Session } from './types.js'
 
 export interface SessionRow {
   id: string
+  user_id: string | null
   user_metadata: Record<string, unknown>
   created_at: Date
   last_active: Date
@@ -14,7 +16,7 @@ export interface SessionRow {
   last_active_us: string
 }
 
-const SESSION_COLUMNS = `s.id, s.user_metadata, s.created_at, s.last_active, s.message_count,
+const SESSION_COLUMNS = `s.id, s.user_id, s.user_metadata, s.created_at, s.last_active, s.message_count,
   (extract(epoch FROM s.last_active) * 1000000)::bigint::text AS last_active_us`
 
 const GET_SESSION = `
@@ -50,6 +52,20 @@ CROSS JOIN LATERAL (
   LIMIT $5
 ) s`
 
+/** The same, for one user's sessions (index sessions_user_idx). */
+const LIST_USER_SESSIONS = `
+SELECT ${SESSION_COLUMNS}
+FROM robot_brain.use_tenant($1) AS ctx(tenant_id)
+CROSS JOIN LATERAL (
+  SELECT * FROM robot_brain.sessions s
+  WHERE s.tenant_id = ctx.tenant_id
+    AND s.user_id = $6
+    AND s.last_active >= $2::timestamptz
+    AND (s.last_active, s.id) < (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::text)
+  ORDER BY s.last_active DESC, s.id DESC
+  LIMIT $5
+) s`
+
 // Row comparison decides on last_active alone here, so the id part is irrelevant.
 const NEWEST: CursorKey = { us: FAR_FUTURE_US, id: '' }
 
@@ -59,17 +75,75 @@ export async function listSessionRows(
   activeSince: Date | null,
   after: CursorKey | null,
   limit: number,
+  userId: string | null = null,
 ): Promise<SessionRow[]> {
   const key = after ?? NEWEST
-  const { rows } = await db.query<SessionRow>({
-    name: 'rb_list_sessions',
-    text: LIST_SESSIONS,
-    values: [tenant, (activeSince ?? new Date(0)).toISOString(), key.us, key.id, limit],
-  })
+  const values = [tenant, (activeSince ?? new Date(0)).toISOString(), key.us, key.id, limit]
+  // Two statements rather than "$6 IS NULL OR ...": a generic plan could not use the user index.
+  const { rows } = await db.query<SessionRow>(
+    userId === null
+      ? { name: 'rb_list_sessions', text: LIST_SESSIONS, values }
+      : { name: 'rb_list_user_sessions', text: LIST_USER_SESSIONS, values: [...values, userId] },
+  )
   return rows
 }
 
 /**
+ * Creates the session, or updates it: sets user_id when $4 says so, replaces user_metadata when $5
+ * is not null. Rows flow from use_tenant, so the context is set before the table is touched.
+ */
+const PUT_SESSION = `
+INSERT INTO robot_brain.sessions AS s (tenant_id, id, user_id, user_metadata)
+SELECT ctx.tenant_id, $2, $3, coalesce($5::jsonb, '{}')
+FROM robot_brain.use_tenant($1) AS ctx(tenant_id)
+ON CONFLICT (tenant_id, id) DO UPDATE
+  SET user_id = CASE WHEN $4::boolean THEN excluded.user_id ELSE s.user_id END,
+      user_metadata = coalesce($5::jsonb, s.user_metadata)
+RETURNING ${SESSION_COLUMNS}, (s.xmax = 0) AS created`
+
+export async function putSessionRow(
+  db: Queryable,
+  tenant: string,
+  id: string,
+  userId: string | null | undefined,
+  userMetadata: Record<string, unknown> | undefined,
+): Promise<SessionRow & { created: boolean }> {
+  const { rows } = await db.query<SessionRow & { created: boolean }>({
+    name: 'rb_put_session',
+    text: PUT_SESSION,
+    values: [
+      tenant,
+      id,
+      userId ?? null,
+      userId !== undefined,
+      userMetadata === undefined ? null : JSON.stringify(userMetadata),
+    ],
+  })
+  const row = rows[0]
+  if (!row) throw new Error('put session returned no row')
+  return row
+}
+
+/** Sets the session's user and, when given, merges a metadata patch (robot_brain.update_session). */
+export async function updateSessionRow(
+  db: Queryable,
+  tenant: string,
+  id: string,
+  userId: string | null,
+  patch: Record<string, unknown> | undefined,
+): Promise<SessionRow | undefined> {
+  try {
+    const { rows } = await db.query<SessionRow>({
+      name: 'rb_update_session',
+      text: `SELECT ${SESSION_COLUMNS} FROM robot_brain.update_session($1, $2, $3, $4::jsonb) s`,
+      values: [tenant, id, userId, patch === undefined ? null : JSON.stringify(patch)],
+    })
+    return rows[0]
+  } catch (err) {
+    throw metadataLimitError(err)
+  }
+}
+
  * Merges `patch` into the session's user_metadata (top-level keys replaced). Undefined when there is no
  * such session; a ValidationError naming userMetadata when the merged object would exceed the limit.
  */
@@ -87,11 +161,14 @@ export async function mergeSessionMetadata(
     })
     return rows[0]
   } catch (err) {
-    // The limit is checked on the merged object in the merging statement (migration 0003).
-    const e = err as { code?: string; message?: string }
-    if (e?.code === SQLSTATE.METADATA_TOO_LARGE) throw new ValidationError('userMetadata', String(e.message))
-    throw err
+    throw metadataLimitError(err)
   }
+}
+
+/** The limit is checked on the merged object in the merging statement (migration 0003). */
+function metadataLimitError(err: unknown): unknown {
+  const e = err as { code?: string; message?: string }
+  return e?.code === SQLSTATE.METADATA_TOO_LARGE ? new ValidationError('userMetadata', String(e.message)) : err
 }
 
 /** Deletes the session and, by cascade, all its turns. Returns false when there was no such session. */
@@ -107,6 +184,7 @@ export async function deleteSessionRow(db: Queryable, tenant: string, id: string
 export function toSession(row: SessionRow): Session {
   return {
     id: row.id,
+    userId: row.user_id,
     userMetadata: row.user_metadata,
     createdAt: new Date(row.created_at).toISOString(),
     lastActive: new Date(row.last_active).toISOString(),

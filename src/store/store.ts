@@ -1,5 +1,6 @@
 // The Store: the library's public face. One StoreCore holds the transport and shared machinery;
 // each Store is a view of it acting for one tenant (`default` unless made with tenant()).
+import { isDeepStrictEqual } from 'node:util'
 import { type Config, optionsFromEnv, redactedConfig, resolveConfig, type StoreOptions } from '../config.js'
 import {
   type MigrateResult,
@@ -12,7 +13,7 @@ import { explainOwnerError } from '../db/owner-check.js'
 import type { DbPool, Transport } from '../db/pool.js'
 import { type RetryHooks, withRetry } from '../db/retry.js'
 import { applyPooledStatementTimeout, type PooledTimeoutResult } from '../db/statement-timeout.js'
-import { ConfigError, MigrationError, NotFoundError, ValidationError } from '../errors.js'
+import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../errors.js'
 import { INSPECT_CUSTOM } from '../portable-types.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { GroupCommit } from './group-commit.js'
@@ -20,20 +21,38 @@ import { isUuid } from './ids.js'
 import { InteractionBuffer, type InteractionBufferOptions } from './interaction-buffer.js'
 import { insertInteractions, type NewInteraction } from './interactions.js'
 import { LIMITS } from './limits.js'
+import { turnsToMessages } from './messages.js'
 import {
   deleteSessionRow,
   getSessionRow,
   listSessionRows,
   mergeSessionMetadata,
+  putSessionRow,
   toSession,
+  updateSessionRow,
 } from './sessions.js'
 import { refreshSessionStats, sessionStatsRows } from './stats.js'
-import { historyPage, insertTurns, type NewTurn, type TurnRow, toTurn, turnsById } from './turns.js'
+import {
+  completeTurnRow,
+  deleteTurnRow,
+  historyPage,
+  insertTurns,
+  type NewTurn,
+  type TurnRow,
+  toTurn,
+  turnsById,
+  type WrittenRow,
+} from './turns.js'
 import type {
+  CompleteTurnInput,
   HistoryOptions,
   HistoryPage,
   InteractionInput,
   ListSessionsOptions,
+  MessagesOptions,
+  MessagesPage,
+  PutSessionInput,
+  PutSessionResult,
   RecordInteractionsResult,
   RecordTurnResult,
   Session,
@@ -41,6 +60,7 @@ import type {
   SessionStats,
   Turn,
   TurnInput,
+  UpdateSessionInput,
 } from './types.js'
 import * as v from './validate.js'
 
@@ -51,7 +71,7 @@ class StoreCore {
   /** The role application connections switch to, decided once the schema exists (null: none). */
   runtimeRole: string | null = null
   private ready: Promise<void> | undefined
-  readonly turnWriter: GroupCommit<NewTurn, TurnRow | null> | undefined
+  readonly turnWriter: GroupCommit<NewTurn, WrittenRow | null> | undefined
   private readonly retryObservers = new Set<RetryHooks>()
   /** Fans retries out to every observer (metrics, logs, tests): see Store.observeRetries. */
   readonly retryHooks: RetryHooks = {
@@ -149,14 +169,21 @@ class StoreCore {
     this.runtimeRole = mustSwitch ? role : null
   }
 
-  async writeTurns(tenant: string, turns: NewTurn[]): Promise<Array<TurnRow | null>> {
-    const inserted = await this.retry(() => insertTurns(this.transport.app, tenant, turns))
-    const byId = new Map(inserted.map((r) => [r.id, r]))
-    // The same id twice in one batch (concurrent replays) is stored once: only the first caller
-    // gets it as created, the others answer as replays.
+  /**
+   * Writes a batch; per turn, its inserted row (created), the row already stored under its id
+   * (created false: the caller compares contents), or null when a concurrent statement stored the id
+   * and this one saw neither (the caller looks it up).
+   */
+  async writeTurns(tenant: string, turns: NewTurn[]): Promise<Array<WrittenRow | null>> {
+    // The same id twice in one batch (concurrent replays) is sent once: the first caller gets it as
+    // created, the others as replays of it.
+    const unique = [...new Map(turns.map((t) => [t.id, t])).values()]
+    const written = await this.retry(() => insertTurns(this.transport.app, tenant, unique))
+    const byId = new Map(written.map((r) => [r.id, r]))
     return turns.map((t) => {
-      const row = byId.get(t.id) ?? null
-      byId.delete(t.id)
+      const row = byId.get(t.id)
+      if (!row) return null
+      if (row.created) byId.set(t.id, { ...row, created: false })
       return row
     })
   }
@@ -246,7 +273,8 @@ export class Store {
 
   /**
    * Stores one turn and counts it into its session, atomically, in one round trip. Sending the same
-   * `id` again stores nothing new and returns the stored turn.
+   * `id` again with the same content stores nothing new and returns the stored turn; with other
+   * content it is a ConflictError. Without robotResponse the turn awaits its answer (completeTurn).
    */
   async recordTurn(input: TurnInput): Promise<Turn> {
     return (await this.recordTurnResult(input)).turn
@@ -256,32 +284,123 @@ export class Store {
   async recordTurnResult(input: TurnInput): Promise<RecordTurnResult> {
     const turn = validateTurn(input)
     const db = await this.app()
-    const row = this.core.turnWriter
+    const written = this.core.turnWriter
       ? await this.core.turnWriter.submit(this.tenantId, turn)
       : ((await this.core.writeTurns(this.tenantId, [turn]))[0] ?? null)
-    if (row) return { turn: toTurn(row), created: true }
-    const [stored] = await this.core.retry(() => turnsById(db, this.tenantId, [turn.id]))
+    if (written?.created) return { turn: toTurn(written), created: true }
+    // Stored before: by an earlier call (the statement returned it), or by a concurrent statement
+    // this one did not see (rare: look it up).
+    const stored = written ?? (await this.core.retry(() => turnsById(db, this.tenantId, [turn.id])))[0]
     if (!stored) {
       // The id is taken by a row of another createdAt, which the key does not see as the same turn.
       throw new ValidationError('id', 'could not be stored and no turn with this id was found; send a new id')
     }
+    const differs = replayDifference(turn, stored)
+    if (differs) {
+      throw new ConflictError(
+        `turn ${turn.id} is already stored with another ${differs}: an id names one turn; send a new id for another turn` +
+          (differs === 'robotResponse' && stored.robot_response === null
+            ? ', or add the answer to the stored turn with completeTurn (PATCH .../turns/{turnId})'
+            : ''),
+      )
+    }
     return { turn: toTurn(stored), created: false }
   }
 
-  /** A page of a session's turns, newest first. Pass `nextCursor` back as `before` for the next page. */
-  async history(sessionId: string, options: HistoryOptions = {}): Promise<HistoryPage> {
+  /**
+   * Adds the robot's answer to a turn stored without one (a streamed reply); `metadata` is merged into
+   * the turn's. The session's messageCount does not change: the turn was counted when stored. The
+   * same answer again is a no-op; another answer is a ConflictError.
+   */
+  async completeTurn(sessionId: string, turnId: string, input: CompleteTurnInput): Promise<Turn> {
     const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
-    const limit = v.limit('limit', options.limit, LIMITS.historyLimitDefault, LIMITS.historyLimitMax)
-    const before = decodeCursor('before', options.before, isUuid)
+    const id = v.uuid('turnId', turnId)
+    const body = v.knownFields('', v.requireObject('completeTurn', input) as unknown as CompleteTurnInput, [
+      'robotResponse',
+      'metadata',
+    ])
+    const robotResponse = v.text('robotResponse', body.robotResponse)
+    const patch = v.metadata('metadata', body.metadata)
     const db = await this.app()
-    // One row more than asked tells whether an older page exists, so the last page says null.
-    const rows = await this.core.retry(() => historyPage(db, this.tenantId, sid, before, limit + 1))
+    const result = await this.core.retry(() =>
+      completeTurnRow(db, this.tenantId, sid, id, robotResponse, patch),
+    )
+    if (!result) throw new NotFoundError(`turn ${id} not found in session ${JSON.stringify(sid)}`)
+    if (result.outcome === 'conflict') {
+      throw new ConflictError(
+        `turn ${id} already has ${result.row.robot_response === robotResponse ? 'other metadata' : 'another robotResponse'}; an answer is added once`,
+      )
+    }
+    if (result.outcome === 'too_large') {
+      throw new ValidationError(
+        'metadata',
+        `merged into the turn's metadata it would exceed ${LIMITS.metadataBytes} bytes as stored`,
+      )
+    }
+    return toTurn(result.row)
+  }
+
+  /** Deletes one turn; its session's messageCount goes down by one. */
+  async deleteTurn(sessionId: string, turnId: string): Promise<void> {
+    const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
+    const id = v.uuid('turnId', turnId)
+    const db = await this.app()
+    // A retry after a lost acknowledgement finds the turn already gone: that is success.
+    const deleted = await this.core.retry(
+      async (attempt) => (await deleteTurnRow(db, this.tenantId, sid, id)) || attempt > 0,
+    )
+    if (!deleted) throw new NotFoundError(`turn ${id} not found in session ${JSON.stringify(sid)}`)
+  }
+
+  /**
+   * A page of a session's turns. `order: 'desc'` (default): newest first, pass `nextCursor` back as
+   * `before`. `order: 'asc'`: oldest first from the start, pass `nextCursor` back as `after`.
+   */
+  async history(sessionId: string, options?: HistoryOptions): Promise<HistoryPage> {
+    const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
+    const o = v.options('options', options, ['limit', 'order', 'before', 'after'])
+    const limit = v.limit('limit', o.limit, LIMITS.historyLimitDefault, LIMITS.historyLimitMax)
+    const order = o.order ?? 'desc'
+    if (order !== 'asc' && order !== 'desc') throw new ValidationError('order', "must be 'asc' or 'desc'")
+    const [cursorField, other] =
+      order === 'asc' ? (['after', 'before'] as const) : (['before', 'after'] as const)
+    if (o[other] !== undefined && o[other] !== null && o[other] !== '') {
+      throw new ValidationError(
+        other,
+        `does not apply to order '${order}': pass nextCursor as ${cursorField} (before pages newest first, after oldest first)`,
+      )
+    }
+    const from = turnCursor(cursorField, o[cursorField])
+    const db = await this.app()
+    // One row more than asked tells whether another page exists, so the last page says null.
+    const rows = await this.core.retry(() => historyPage(db, this.tenantId, sid, from, limit + 1, order))
     const page = rows.slice(0, limit)
     const last = page[page.length - 1]
     return {
       turns: page.map(toTurn),
       nextCursor: rows.length > limit && last ? encodeCursor({ us: last.created_us, id: last.id }) : null,
     }
+  }
+
+  /**
+   * A session's latest turns as chat messages, oldest first: each turn's user message, then its
+   * answer when it has one; ready for OpenAI, Anthropic or Vercel AI SDK message lists. `limit` counts
+   * turns (the newest before `before`); `maxTokens` drops the oldest turns until the estimate fits
+   * (estimateTokens: UTF-8 bytes / 4 per content, plus 4 per message). `nextCursor` (as `before`)
+   * reads the turns older than those returned.
+   */
+  async messages(sessionId: string, options?: MessagesOptions): Promise<MessagesPage> {
+    const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
+    const o = v.options('options', options, ['limit', 'before', 'maxTokens'])
+    const limit = v.limit('limit', o.limit, LIMITS.historyLimitDefault, LIMITS.historyLimitMax)
+    const maxTokens =
+      o.maxTokens === undefined || o.maxTokens === null
+        ? null
+        : v.limit('maxTokens', o.maxTokens, 0, LIMITS.maxTokensMax)
+    const before = turnCursor('before', o.before)
+    const db = await this.app()
+    const rows = await this.core.retry(() => historyPage(db, this.tenantId, sid, before, limit + 1))
+    return turnsToMessages(rows.slice(0, limit), rows.length > limit, maxTokens)
   }
 
   async getSession(sessionId: string): Promise<Session> {
@@ -292,16 +411,22 @@ export class Store {
     return toSession(row)
   }
 
-  async listSessions(options: ListSessionsOptions = {}): Promise<SessionPage> {
+  /** Sessions, most recently active first; `userId` lists one user's. Pass `nextCursor` as `cursor`. */
+  async listSessions(opts?: ListSessionsOptions): Promise<SessionPage> {
+    const options = v.options('options', opts, ['limit', 'cursor', 'activeSince', 'userId'])
     const limit = v.limit('limit', options.limit, LIMITS.listLimitDefault, LIMITS.listLimitMax)
     const after = decodeCursor('cursor', options.cursor)
     const activeSince =
       options.activeSince === undefined || options.activeSince === null
         ? null
         : v.timestamp('activeSince', options.activeSince)
+    const userId =
+      options.userId === undefined || options.userId === null
+        ? null
+        : v.identifier('userId', options.userId, LIMITS.userIdMax)
     const db = await this.app()
     const rows = await this.core.retry(() =>
-      listSessionRows(db, this.tenantId, activeSince, after, limit + 1),
+      listSessionRows(db, this.tenantId, activeSince, after, limit + 1, userId),
     )
     const page = rows.slice(0, limit)
     const last = page[page.length - 1]
@@ -309,6 +434,47 @@ export class Store {
       sessions: page.map(toSession),
       nextCursor: rows.length > limit && last ? encodeCursor({ us: last.last_active_us, id: last.id }) : null,
     }
+  }
+
+  /**
+   * Creates the session (before its first turn), or updates it: `userId` sets the user (null removes
+   * it), `userMetadata` replaces the metadata; a field left out keeps its value ({} for a new session).
+   */
+  async putSession(sessionId: string, input: PutSessionInput = {}): Promise<Session> {
+    return (await this.putSessionResult(sessionId, input)).session
+  }
+
+  /** Like putSession, and says whether the session was created. */
+  async putSessionResult(sessionId: string, input: PutSessionInput = {}): Promise<PutSessionResult> {
+    const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
+    const body = v.options('session', input, ['userId', 'userMetadata'])
+    const userId = optionalUserId(body.userId)
+    const meta = body.userMetadata === undefined ? undefined : v.metadata('userMetadata', body.userMetadata)
+    const db = await this.app()
+    const row = await this.core.retry(() => putSessionRow(db, this.tenantId, sid, userId, meta))
+    return { session: toSession(row), created: row.created }
+  }
+
+  /**
+   * Updates a stored session: `userId` sets the user (null removes it), `userMetadata` is merged
+   * (top-level keys replaced). NotFoundError when there is no such session.
+   */
+  async updateSession(sessionId: string, input: UpdateSessionInput): Promise<Session> {
+    const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
+    const body = v.knownFields('', v.requireObject('session', input) as unknown as UpdateSessionInput, [
+      'userId',
+      'userMetadata',
+    ])
+    const userId = optionalUserId(body.userId)
+    const meta = body.userMetadata === undefined ? undefined : v.metadata('userMetadata', body.userMetadata)
+    if (userId === undefined) {
+      if (meta === undefined) throw new ValidationError('userMetadata', 'or userId is required')
+      return this.updateSessionMetadata(sid, meta)
+    }
+    const db = await this.app()
+    const row = await this.core.retry(() => updateSessionRow(db, this.tenantId, sid, userId, meta))
+    if (!row) throw new NotFoundError(`session ${JSON.stringify(sid)} not found`)
+    return toSession(row)
   }
 
   /**
@@ -361,8 +527,12 @@ export class Store {
     return new InteractionBuffer(this, validateInteraction, options)
   }
 
-  /** Statistics per session from the session_stats view (as fresh as its last refresh). */
-  async sessionStats(options: { sessionId?: string; limit?: number } = {}): Promise<SessionStats[]> {
+  /**
+   * Statistics per session with turns, most recently active first: from the session_stats view where
+   * it is current, computed from the turns where it is not (a session changed since the last refresh).
+   */
+  async sessionStats(opts?: { sessionId?: string; limit?: number }): Promise<SessionStats[]> {
+    const options = v.options('options', opts, ['sessionId', 'limit'])
     const sid =
       options.sessionId === undefined
         ? null
@@ -383,8 +553,19 @@ export class Store {
   }
 }
 
+const TURN_FIELDS = [
+  'sessionId',
+  'robotPersonality',
+  'userMessage',
+  'robotResponse',
+  'metadata',
+  'userId',
+  'id',
+  'createdAt',
+] as const
+
 function validateTurn(input: TurnInput): NewTurn {
-  const t = v.requireObject('turn', input) as unknown as TurnInput
+  const t = v.knownFields('', v.requireObject('turn', input) as unknown as TurnInput, TURN_FIELDS)
   const key = v.rowKey('id', t.id, 'createdAt', t.createdAt)
   return {
     id: key.id,
@@ -392,13 +573,53 @@ function validateTurn(input: TurnInput): NewTurn {
     sessionId: v.identifier('sessionId', t.sessionId, LIMITS.sessionIdMax),
     robotPersonality: v.identifier('robotPersonality', t.robotPersonality, LIMITS.nameMax),
     userMessage: v.text('userMessage', t.userMessage),
-    robotResponse: v.text('robotResponse', t.robotResponse),
+    robotResponse:
+      t.robotResponse === undefined || t.robotResponse === null
+        ? null
+        : v.text('robotResponse', t.robotResponse),
     metadata: v.metadata('metadata', t.metadata),
+    userId: t.userId === undefined ? null : v.identifier('userId', t.userId, LIMITS.userIdMax),
   }
 }
 
+/**
+ * The first field in which a replayed turn differs from the stored one, or null when it is the same
+ * turn. createdAt is not compared: a retry may recompute it, and the id alone names the turn. A
+ * replay without an answer matches a stored turn that has been answered since (a retried pending
+ * turn). userId belongs to the session, not the turn.
+ */
+function replayDifference(turn: NewTurn, stored: TurnRow): string | null {
+  if (stored.session_id !== turn.sessionId) return 'sessionId'
+  if (stored.robot_personality !== turn.robotPersonality) return 'robotPersonality'
+  if (stored.user_message !== turn.userMessage) return 'userMessage'
+  if (turn.robotResponse !== null && stored.robot_response !== turn.robotResponse) return 'robotResponse'
+  // Compared as JSON values: key order and undefined members do not matter, as in jsonb.
+  if (!isDeepStrictEqual(stored.metadata, JSON.parse(JSON.stringify(turn.metadata)))) return 'metadata'
+  return null
+}
+
+/** A history cursor: a key of a turn (a UUID id). */
+function turnCursor(field: string, cursor: unknown) {
+  return decodeCursor(field, cursor, isUuid)
+}
+
+function optionalUserId(value: unknown): string | null | undefined {
+  if (value === undefined || value === null) return value
+  return v.identifier('userId', value, LIMITS.userIdMax)
+}
+
+const INTERACTION_FIELDS = [
+  'robotId',
+  'interactionType',
+  'durationMs',
+  'success',
+  'metadata',
+  'id',
+  'createdAt',
+] as const
+
 export function validateInteraction(input: InteractionInput, at: string): NewInteraction {
-  const e = v.requireObject(at, input) as unknown as InteractionInput
+  const e = v.knownFields(at, v.requireObject(at, input) as unknown as InteractionInput, INTERACTION_FIELDS)
   const key = v.rowKey(`${at}.id`, e.id, `${at}.createdAt`, e.createdAt)
   if (
     typeof e.durationMs !== 'number' ||

@@ -1,4 +1,5 @@
-// Turns: the write path (one statement per batch) and history (keyset pages, newest first).
+// Turns: the write path (one statement per batch), history (keyset pages, either order), completing a
+// turn stored without its answer, and deleting one turn.
 //
 // Every statement begins by calling robot_brain.use_tenant($1), and is shaped so that call runs before
 // any policy-protected row is read or written: inserted rows flow from it, and reads are LATERAL
@@ -12,10 +13,16 @@ export interface TurnRow {
   session_id: string
   robot_personality: string
   user_message: string
-  robot_response: string
+  /** null: the turn awaits its answer. */
+  robot_response: string | null
   metadata: Record<string, unknown>
   created_at: Date
   created_us: string
+}
+
+/** A row of the write path: inserted now (created) or already stored under that id (a replay). */
+export interface WrittenRow extends TurnRow {
+  created: boolean
 }
 
 export interface NewTurn {
@@ -23,9 +30,11 @@ export interface NewTurn {
   sessionId: string
   robotPersonality: string
   userMessage: string
-  robotResponse: string
+  robotResponse: string | null
   metadata: Record<string, unknown>
   createdAt: Date
+  /** Fills the session's userId when it has none. */
+  userId: string | null
 }
 
 const TURN_COLUMNS = `c.id::text AS id, c.session_id, c.robot_personality, c.user_message, c.robot_response,
@@ -33,47 +42,58 @@ const TURN_COLUMNS = `c.id::text AS id, c.session_id, c.robot_personality, c.use
 
 /**
  * Inserts turns and counts them into their sessions, atomically, in one statement. A turn whose id is
- * already stored is skipped and counts nothing. Sessions are upserted in id order, so two batches
- * touching the same sessions lock them in the same order and cannot deadlock. Returns the inserted rows.
+ * already stored is not inserted and counts nothing: the statement returns the stored row instead
+ * (created = false), so the caller tells a replay from a conflicting reuse of the id without another
+ * round trip. Sessions are upserted in id order, so two batches touching the same sessions lock them
+ * in the same order and cannot deadlock. A turn's userId fills the session's user when it has none;
+ * changing a session's user takes putSession or PATCH.
  */
 const INSERT_TURNS = `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
-input AS (
-  SELECT ctx.tenant_id, i.*
-  FROM ctx, unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])
-    AS i(id, session_id, robot_personality, user_message, robot_response, metadata, created_at)
+req AS (
+  SELECT ctx.tenant_id, i.*, stored.x AS stored
+  FROM ctx, unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[], $9::text[])
+    AS i(id, session_id, robot_personality, user_message, robot_response, metadata, created_at, user_id)
   -- The key holds created_at (the partition key), so a replay sent with another createdAt would not
   -- conflict: look the id up in every partition. LATERAL with LIMIT stays a per-row lookup run after ctx.
   LEFT JOIN LATERAL (
-    SELECT true AS found FROM robot_brain.conversations x
+    SELECT x FROM robot_brain.conversations x
     WHERE x.tenant_id = ctx.tenant_id AND x.id = i.id LIMIT 1
   ) stored ON true
-  WHERE stored.found IS NULL
 ),
 c AS (
   INSERT INTO robot_brain.conversations
     (tenant_id, id, session_id, robot_personality, user_message, robot_response, metadata, created_at)
-  SELECT * FROM input
+  SELECT tenant_id, id, session_id, robot_personality, user_message, robot_response, metadata, created_at
+  FROM req WHERE (req.stored).id IS NULL
   ON CONFLICT (tenant_id, id, created_at) DO NOTHING
   RETURNING *
 ),
 per_session AS (
-  SELECT tenant_id, session_id, count(*)::integer AS n, min(created_at) AS first_at, max(created_at) AS last_at
-  FROM c GROUP BY tenant_id, session_id
-  ORDER BY session_id
+  SELECT c.tenant_id, c.session_id, count(*)::integer AS n, min(c.created_at) AS first_at,
+         max(c.created_at) AS last_at, max(u.user_id) AS user_id
+  FROM c LEFT JOIN (SELECT session_id, max(user_id) AS user_id FROM req GROUP BY session_id) u
+    ON u.session_id = c.session_id
+  GROUP BY c.tenant_id, c.session_id
+  ORDER BY c.session_id
 ),
 s AS (
-  INSERT INTO robot_brain.sessions AS s (tenant_id, id, created_at, last_active, message_count)
-  SELECT tenant_id, session_id, first_at, last_at, n FROM per_session
+  INSERT INTO robot_brain.sessions AS s (tenant_id, id, created_at, last_active, message_count, user_id)
+  SELECT tenant_id, session_id, first_at, last_at, n, user_id FROM per_session
   ON CONFLICT (tenant_id, id) DO UPDATE
     SET message_count = s.message_count + excluded.message_count,
-        last_active = greatest(s.last_active, excluded.last_active)
+        last_active = greatest(s.last_active, excluded.last_active),
+        user_id = coalesce(s.user_id, excluded.user_id)
   RETURNING s.id
 )
-SELECT ${TURN_COLUMNS} FROM c`
+SELECT ${TURN_COLUMNS}, true AS created FROM c
+UNION ALL
+SELECT ${TURN_COLUMNS}, false AS created
+FROM req CROSS JOIN LATERAL (SELECT (req.stored).*) c
+WHERE (req.stored).id IS NOT NULL`
 
-export async function insertTurns(db: Queryable, tenant: string, turns: NewTurn[]): Promise<TurnRow[]> {
-  const { rows } = await db.query<TurnRow>({
+export async function insertTurns(db: Queryable, tenant: string, turns: NewTurn[]): Promise<WrittenRow[]> {
+  const { rows } = await db.query<WrittenRow>({
     name: 'rb_insert_turns',
     text: INSERT_TURNS,
     values: [
@@ -85,6 +105,7 @@ export async function insertTurns(db: Queryable, tenant: string, turns: NewTurn[
       turns.map((t) => t.robotResponse),
       turns.map((t) => JSON.stringify(t.metadata)),
       turns.map((t) => t.createdAt.toISOString()),
+      turns.map((t) => t.userId),
     ],
   })
   return rows
@@ -121,23 +142,81 @@ CROSS JOIN LATERAL (
   LIMIT $5
 ) c`
 
-/** Above every stored key: the first page. */
+/** One page of a session's turns, oldest first, strictly newer than the cursor key (same index). */
+const HISTORY_ASC = `
+SELECT ${TURN_COLUMNS}
+FROM robot_brain.use_tenant($1) AS ctx(tenant_id)
+CROSS JOIN LATERAL (
+  SELECT * FROM robot_brain.conversations c
+  WHERE c.tenant_id = ctx.tenant_id
+    AND c.session_id = $2
+    AND (c.created_at, c.id) > (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid)
+  ORDER BY c.created_at ASC, c.id ASC
+  LIMIT $5
+) c`
+
+/** Above every stored key: the first page, newest first. */
 const NEWEST: CursorKey = { us: FAR_FUTURE_US, id: 'ffffffff-ffff-ffff-ffff-ffffffffffff' }
+/**
+ * Below every stored key: the first page, oldest first. About 1200 BC in microseconds: before any
+ * createdAt the store accepts (1970 on), and well inside timestamptz's range (4713 BC on).
+ */
+const OLDEST: CursorKey = { us: '-100000000000000000', id: '00000000-0000-0000-0000-000000000000' }
+
+export type HistoryOrder = 'asc' | 'desc'
 
 export async function historyPage(
   db: Queryable,
   tenant: string,
   sessionId: string,
-  before: CursorKey | null,
+  from: CursorKey | null,
   limit: number,
+  order: HistoryOrder = 'desc',
 ): Promise<TurnRow[]> {
-  const key = before ?? NEWEST
-  const { rows } = await db.query<TurnRow>({
-    name: 'rb_history',
-    text: HISTORY,
-    values: [tenant, sessionId, key.us, key.id, limit],
-  })
+  const key = from ?? (order === 'asc' ? OLDEST : NEWEST)
+  const { rows } = await db.query<TurnRow>(
+    order === 'asc'
+      ? { name: 'rb_history_asc', text: HISTORY_ASC, values: [tenant, sessionId, key.us, key.id, limit] }
+      : { name: 'rb_history', text: HISTORY, values: [tenant, sessionId, key.us, key.id, limit] },
+  )
   return rows
+}
+
+export type CompleteOutcome = 'completed' | 'unchanged' | 'conflict' | 'too_large'
+
+/** Adds the answer to a turn stored without one (robot_brain.complete_turn, migration 0004). */
+export async function completeTurnRow(
+  db: Queryable,
+  tenant: string,
+  sessionId: string,
+  id: string,
+  robotResponse: string,
+  patch: Record<string, unknown>,
+): Promise<{ outcome: CompleteOutcome; row: TurnRow } | null> {
+  const { rows } = await db.query<TurnRow & { outcome: CompleteOutcome }>({
+    name: 'rb_complete_turn',
+    text: `SELECT r.outcome, ${TURN_COLUMNS}
+           FROM robot_brain.complete_turn($1, $2, $3::uuid, $4, $5::jsonb) r
+           CROSS JOIN LATERAL (SELECT (r.turn).*) c`,
+    values: [tenant, sessionId, id, robotResponse, JSON.stringify(patch)],
+  })
+  const row = rows[0]
+  return row ? { outcome: row.outcome, row } : null
+}
+
+/** Deletes one turn and takes it off its session's count. False: no such turn in that session. */
+export async function deleteTurnRow(
+  db: Queryable,
+  tenant: string,
+  sessionId: string,
+  id: string,
+): Promise<boolean> {
+  const { rows } = await db.query<{ deleted: boolean }>({
+    name: 'rb_delete_turn',
+    text: 'SELECT robot_brain.delete_turn($1, $2, $3::uuid) AS deleted',
+    values: [tenant, sessionId, id],
+  })
+  return rows[0]?.deleted === true
 }
 
 export function toTurn(row: TurnRow): Turn {

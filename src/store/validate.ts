@@ -127,6 +127,35 @@ export function tenantId(value: unknown): string {
   return s
 }
 
+/**
+ * Refuses fields the API does not know, as the HTTP schemas do: a misspelt field (`robot_response`,
+ * `userID`) must not be dropped silently. Fields set to undefined count as absent.
+ */
+export function knownFields<T extends object>(field: string, value: T, allowed: readonly string[]): T {
+  for (const [key, v] of Object.entries(value)) {
+    if (v !== undefined && !allowed.includes(key)) {
+      throw new ValidationError(field === '' ? key : `${field}.${key}`, 'is not a known field')
+    }
+  }
+  return value
+}
+
+/** A UUID (any version), lower-cased. */
+export function uuid(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !isUuid(value)) throw new ValidationError(field, 'must be a UUID')
+  return value.toLowerCase()
+}
+
+/** An options object: undefined is {}, anything else must be an object of known fields. */
+export function options<T extends object>(
+  field: string,
+  value: T | undefined,
+  allowed: readonly string[],
+): T {
+  if (value === undefined) return {} as T
+  return knownFields(field, requireObject(field, value) as T, allowed)
+}
+
 export function requireObject(field: string, value: unknown): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ValidationError(field, `must be an object, got ${typeName(value)}`)

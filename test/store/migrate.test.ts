@@ -17,6 +17,8 @@ import {
 } from '../support/store.js'
 
 const known = loadMigrations()
+/** A number after every known migration (numbers may have gaps). */
+const NEXT_VERSION = Math.max(...known.map((m) => m.version)) + 1
 
 /** A fingerprint of the robot_brain schema: relations, columns, policies, functions. */
 const SCHEMA_FINGERPRINT = `
@@ -93,8 +95,8 @@ describe(`migrations (${backend})`, () => {
   it('a dry run with a new migration lists it and applies nothing', async () => {
     const next = edited(
       {
-        version: known.length + 1,
-        name: `${String(known.length + 1).padStart(4, '0')}_extra.sql`,
+        version: NEXT_VERSION,
+        name: `${String(NEXT_VERSION).padStart(4, '0')}_extra.sql`,
         sql: '',
         checksum: '',
       },
@@ -114,8 +116,8 @@ describe(`migrations (${backend})`, () => {
     const changed = [edited(first, `${first.sql}\n-- an edit after release\n`), ...known.slice(1)]
     const next = edited(
       {
-        version: known.length + 1,
-        name: `${String(known.length + 1).padStart(4, '0')}_after_edit.sql`,
+        version: NEXT_VERSION,
+        name: `${String(NEXT_VERSION).padStart(4, '0')}_after_edit.sql`,
         sql: '',
         checksum: '',
       },

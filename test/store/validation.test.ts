@@ -97,7 +97,7 @@ describe(`validation (${backend})`, () => {
           robotResponse: `${'r'.repeat(99_991)}\u0001\u0007\u001b\t\n\r\u007f\u0085x`,
         }),
       )
-      expect([...ok.robotResponse]).toHaveLength(100_000)
+      expect([...(ok.robotResponse ?? '')]).toHaveLength(100_000)
     })
 
     it('metadata: a JSON object up to 16 KiB, without NUL', async () => {
