@@ -177,7 +177,8 @@ class StoreCore {
   async writeTurns(tenant: string, turns: NewTurn[]): Promise<Array<WrittenRow | null>> {
     // The same id twice in one batch (concurrent replays) is sent once: the first caller gets it as
     // created, the others as replays of it.
-    const unique = [...new Map(turns.map((t) => [t.id, t])).values()]
+    const ids = new Set<string>()
+    const unique = turns.filter((t) => !ids.has(t.id) && ids.add(t.id))
     const written = await this.retry(() => insertTurns(this.transport.app, tenant, unique))
     const byId = new Map(written.map((r) => [r.id, r]))
     return turns.map((t) => {
@@ -447,7 +448,10 @@ export class Store {
   /** Like putSession, and says whether the session was created. */
   async putSessionResult(sessionId: string, input: PutSessionInput = {}): Promise<PutSessionResult> {
     const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
-    const body = v.options('session', input, ['userId', 'userMetadata'])
+    const body = v.knownFields('', v.requireObject('session', input) as unknown as PutSessionInput, [
+      'userId',
+      'userMetadata',
+    ])
     const userId = optionalUserId(body.userId)
     const meta = body.userMetadata === undefined ? undefined : v.metadata('userMetadata', body.userMetadata)
     const db = await this.app()

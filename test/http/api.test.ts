@@ -31,7 +31,7 @@ describe(`HTTP API (${backendName()})`, () => {
   })
 
   describe('turns', () => {
-    it('records a turn (201) and answers a replayed id with 200 and the stored turn, counted once', async () => {
+    it('records a turn (201), answers a replayed id with 200 and the stored turn, counted once, and the id reused for other content with 409', async () => {
       const id = newId()
       const first = await server.call('POST', '/v1/sessions/s-replay/turns', {
         body: turn({ id, metadata: { channel: 'web' } }),
@@ -48,10 +48,22 @@ describe(`HTTP API (${backendName()})`, () => {
       expect(Date.parse(first.body.createdAt)).not.toBeNaN()
 
       const again = await server.call('POST', '/v1/sessions/s-replay/turns', {
-        body: turn({ id, userMessage: 'a different text', metadata: { channel: 'web' } }),
+        body: turn({ id, metadata: { channel: 'web' } }),
       })
       expect(again.status, again.text).toBe(200)
       expect(again.body).toEqual(first.body)
+
+      // The same idempotency key with other parameters is not a replay: 409, nothing changed.
+      const reused = await server.call('POST', '/v1/sessions/s-replay/turns', {
+        body: turn({ id, userMessage: 'a different text', metadata: { channel: 'web' } }),
+      })
+      expectError(reused, 409, 'conflict', 'userMessage')
+      const otherMeta = await server.call('POST', '/v1/sessions/s-replay/turns', {
+        body: turn({ id, metadata: { channel: 'sms' } }),
+      })
+      expectError(otherMeta, 409, 'conflict', 'metadata')
+      const history = await server.call('GET', '/v1/sessions/s-replay/turns')
+      expect(history.body.turns).toEqual([first.body])
 
       const session = await server.call('GET', '/v1/sessions/s-replay')
       expect(session.status).toBe(200)
@@ -107,6 +119,7 @@ describe(`HTTP API (${backendName()})`, () => {
         'id',
         'lastActive',
         'messageCount',
+        'userId',
         'userMetadata',
       ])
       expect(got.body).toMatchObject({ id: 's-life', messageCount: 2, userMetadata: {} })
@@ -336,13 +349,21 @@ describe(`HTTP API (${backendName()})`, () => {
       expectError(await post(huge), 413, 'payload_too_large')
     })
 
-    it('answers 400 naming the content type for a body that is not JSON', async () => {
-      const r = await server.call('POST', '/v1/sessions/s-rules/turns', {
-        body: 'hello',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    it('answers 415 naming the content type for a body that is not JSON', async () => {
+      for (const contentType of ['application/x-www-form-urlencoded', 'text/plain']) {
+        const r = await server.call('POST', '/v1/sessions/s-rules/turns', {
+          body: JSON.stringify(turn()),
+          headers: { 'content-type': contentType },
+        })
+        expectError(r, 415, 'unsupported_media_type')
+        expect((r.body as { error: { message: string } }).error.message).toMatch(/Content-Type/)
+      }
+      const put = await server.call('PUT', '/v1/sessions/s-rules', {
+        body: '{}',
+        headers: { 'content-type': 'text/plain' },
       })
-      expectError(r, 400, 'unsupported_media_type')
-      expect((r.body as { error: { message: string } }).error.message).toMatch(/Content-Type/)
+      expectError(put, 415, 'unsupported_media_type')
+      expectError(await server.call('GET', '/v1/sessions/s-rules'), 404, 'not_found')
     })
 
     it('answers 404 with a JSON error for unknown routes', async () => {

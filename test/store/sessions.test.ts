@@ -37,6 +37,7 @@ describe(`sessions (${backend})`, () => {
     await store.recordTurn(turnInput('get-me', 3, { createdAt: '2026-04-01T09:00:00.000Z' }))
     expect(await store.getSession('get-me')).toEqual({
       id: 'get-me',
+      userId: null,
       userMetadata: {},
       createdAt: a.createdAt,
       lastActive: b.createdAt,

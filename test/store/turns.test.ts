@@ -1,9 +1,10 @@
 // Turns: exact Unicode round trip, idempotent replays, exact counts under concurrency, far dates.
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConflictError, NotFoundError } from '../../src/errors.js'
 import { newId } from '../../src/store/ids.js'
 import { openStore, type Store } from '../../src/store/store.js'
-import type { Turn } from '../../src/store/types.js'
+import type { RecordTurnResult, Turn, TurnInput } from '../../src/store/types.js'
 import {
   backend,
   openTestStore,
@@ -120,17 +121,60 @@ describe(`turns (${backend})`, () => {
       expect(first.turn.id).toBe(id)
       const again = await store.recordTurnResult(turnInput('retry', 1, { id, metadata: { try: 1 } }))
       expect(again).toEqual({ created: false, turn: first.turn })
-      // A replay with other content still answers with what is stored, and changes nothing.
-      const changed = await store.recordTurnResult(
-        turnInput('retry', 2, { id, userMessage: 'something else', metadata: { try: 2 } }),
+      // Metadata is compared as a JSON value: key order and undefined members do not matter.
+      const reordered = await store.recordTurnResult(
+        turnInput('retry', 1, { id, metadata: { gone: undefined, try: 1 } }),
       )
-      expect(changed).toEqual({ created: false, turn: first.turn })
+      expect(reordered).toEqual({ created: false, turn: first.turn })
       expect((await store.getSession('retry')).messageCount).toBe(1)
       expect((await store.history('retry')).turns).toEqual([first.turn])
       const [row] = await t.ownerQuery<{ n: number }>(
         "SELECT count(*)::int AS n FROM robot_brain.conversations WHERE session_id = 'retry'",
       )
       expect(row?.n).toBe(1)
+    })
+
+    it('the same id with other content is a ConflictError naming the field, and changes nothing', async () => {
+      const id = newId()
+      const first = await store.recordTurn(turnInput('reuse', 1, { id, metadata: { try: 1 } }))
+      const cases: Array<[string, Partial<TurnInput>]> = [
+        ['userMessage', { userMessage: 'something else' }],
+        ['robotResponse', { robotResponse: 'another answer' }],
+        ['robotPersonality', { robotPersonality: 'grumpy' }],
+        ['metadata', { metadata: { try: 2 } }],
+        ['metadata', { metadata: {} }],
+      ]
+      for (const [field, change] of cases) {
+        const err = await store
+          .recordTurnResult(turnInput('reuse', 1, { id, metadata: { try: 1 }, ...change }))
+          .catch((e: unknown) => e)
+        expect(err, field).toBeInstanceOf(ConflictError)
+        expect((err as ConflictError).message).toContain(field)
+        expect((err as ConflictError).status).toBe(409)
+      }
+      // Under another session too: an id names one turn.
+      const moved = await store.recordTurn(turnInput('reuse-elsewhere', 1, { id })).catch((e: unknown) => e)
+      expect(moved).toBeInstanceOf(ConflictError)
+      expect((moved as ConflictError).message).toContain('sessionId')
+      await expect(store.getSession('reuse-elsewhere')).rejects.toThrow(NotFoundError)
+      expect((await store.history('reuse')).turns).toEqual([first])
+      expect((await store.getSession('reuse')).messageCount).toBe(1)
+    })
+
+    it('concurrent sends of one id with different content: one stored, the others conflict', async () => {
+      const id = newId()
+      const results = await Promise.allSettled(
+        Array.from({ length: 6 }, (_, i) => store.recordTurnResult(turnInput('reuse-race', i % 2, { id }))),
+      )
+      const created = results.filter((r) => r.status === 'fulfilled' && r.value.created)
+      expect(created).toHaveLength(1)
+      const winner = (created[0] as PromiseFulfilledResult<RecordTurnResult>).value.turn
+      for (const r of results) {
+        if (r.status === 'fulfilled') expect(r.value.turn).toEqual(winner)
+        else expect(r.reason).toBeInstanceOf(ConflictError)
+      }
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(3)
+      expect((await store.getSession('reuse-race')).messageCount).toBe(1)
     })
 
     it('an upper-case id is the same id', async () => {

@@ -87,9 +87,10 @@ describe(`validation (${backend})`, () => {
         await rejects(field, bad({ [field]: 'before\u0000after' }))
         await rejects(field, bad({ [field]: '\u0000' }))
         await rejects(field, bad({ [field]: 'half a pair \ud83d' }))
-        await rejects(field, bad({ [field]: undefined as unknown as string }))
         await rejects(field, bad({ [field]: { text: 'hi' } as unknown as string }))
       }
+      // A user message is required; an answer may come later (a pending turn).
+      await rejects('userMessage', bad({ userMessage: undefined as unknown as string }))
       // Empty and the longest are fine; other control characters are text.
       const ok = await store.recordTurn(
         turn({
