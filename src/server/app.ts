@@ -101,6 +101,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   })
   app.decorateRequest('tenantStore', null as unknown as Store)
+  // The API takes JSON only: without Fastify's text/plain parser, such a body gets 415 (errors.ts).
+  app.removeContentTypeParser('text/plain')
   app.setValidatorCompiler(validatorCompiler())
   app.setErrorHandler(handleError)
   app.setNotFoundHandler(handleNotFound)

@@ -61,7 +61,7 @@ async function turns(id) {
     const page = await getJson('/v1/sessions/' + encodeURIComponent(id) + '/turns?limit=20')
     for (const t of page.turns) {
       const li = document.createElement('li')
-      li.textContent = t.createdAt + ' [' + t.robotPersonality + '] user: ' + t.userMessage + ' / robot: ' + t.robotResponse
+      li.textContent = t.createdAt + ' [' + t.robotPersonality + '] user: ' + t.userMessage + ' / robot: ' + (t.robotResponse === null ? '(awaiting answer)' : t.robotResponse)
       list.appendChild(li)
     }
   } catch (err) {

@@ -590,7 +590,7 @@ function validateTurn(input: TurnInput): NewTurn {
  * The first field in which a replayed turn differs from the stored one, or null when it is the same
  * turn. createdAt is not compared: a retry may recompute it, and the id alone names the turn. A
  * replay without an answer matches a stored turn that has been answered since (a retried pending
- * turn). userId belongs to the session, not the turn.
+ * turn), whose metadata the answer may have extended. userId belongs to the session, not the turn.
  */
 function replayDifference(turn: NewTurn, stored: TurnRow): string | null {
   if (stored.session_id !== turn.sessionId) return 'sessionId'
@@ -598,8 +598,12 @@ function replayDifference(turn: NewTurn, stored: TurnRow): string | null {
   if (stored.user_message !== turn.userMessage) return 'userMessage'
   if (turn.robotResponse !== null && stored.robot_response !== turn.robotResponse) return 'robotResponse'
   // Compared as JSON values: key order and undefined members do not matter, as in jsonb.
-  if (!isDeepStrictEqual(stored.metadata, JSON.parse(JSON.stringify(turn.metadata)))) return 'metadata'
-  return null
+  const sent = JSON.parse(JSON.stringify(turn.metadata)) as Record<string, unknown>
+  const completedSince = turn.robotResponse === null && stored.robot_response !== null
+  const same = completedSince
+    ? Object.entries(sent).every(([k, value]) => isDeepStrictEqual(stored.metadata[k], value))
+    : isDeepStrictEqual(stored.metadata, sent)
+  return same ? null : 'metadata'
 }
 
 /** A history cursor: a key of a turn (a UUID id). */

@@ -351,19 +351,19 @@ describe(`HTTP API (${backendName()})`, () => {
 
     it('answers 415 naming the content type for a body that is not JSON', async () => {
       for (const contentType of ['application/x-www-form-urlencoded', 'text/plain']) {
-        const r = await server.call('POST', '/v1/sessions/s-rules/turns', {
+        const r = await server.call('POST', '/v1/sessions/s-plain/turns', {
           body: JSON.stringify(turn()),
           headers: { 'content-type': contentType },
         })
         expectError(r, 415, 'unsupported_media_type')
         expect((r.body as { error: { message: string } }).error.message).toMatch(/Content-Type/)
       }
-      const put = await server.call('PUT', '/v1/sessions/s-rules', {
+      const put = await server.call('PUT', '/v1/sessions/s-plain', {
         body: '{}',
         headers: { 'content-type': 'text/plain' },
       })
       expectError(put, 415, 'unsupported_media_type')
-      expectError(await server.call('GET', '/v1/sessions/s-rules'), 404, 'not_found')
+      expectError(await server.call('GET', '/v1/sessions/s-plain'), 404, 'not_found')
     })
 
     it('answers 404 with a JSON error for unknown routes', async () => {
