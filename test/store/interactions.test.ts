@@ -159,9 +159,11 @@ describe(`session statistics (${backend})`, () => {
     await store.recordTurn(
       turnInput('stats-b', 0, { userMessage: '', robotResponse: 'שלום', createdAt: '2026-07-02T00:00:00Z' }),
     )
-    expect(await store.sessionStats()).toEqual([]) // not refreshed yet
+    // Not refreshed yet: computed from the turns, never an empty list; the same after the refresh.
+    const live = await store.sessionStats()
     await store.refreshSessionStats()
     const stats = await store.sessionStats()
+    expect(live).toEqual(stats)
     expect(stats).toEqual([
       {
         sessionId: 'stats-b',
@@ -182,7 +184,7 @@ describe(`session statistics (${backend})`, () => {
     ])
     expect(await store.sessionStats({ sessionId: 'stats-a' })).toEqual([stats[1]])
     expect(await store.sessionStats({ limit: 1 })).toEqual([stats[0]])
-    // New turns show after the next refresh, deleted sessions vanish.
+    // New turns show at once, not only after the next refresh; deleted sessions vanish.
     await store.recordTurn(
       turnInput('stats-a', 2, {
         userMessage: 'abcdef',
@@ -191,9 +193,7 @@ describe(`session statistics (${backend})`, () => {
       }),
     )
     await store.deleteSession('stats-b')
-    expect(await store.sessionStats({ sessionId: 'stats-a' })).toEqual([stats[1]])
-    await store.refreshSessionStats()
-    expect(await store.sessionStats()).toEqual([
+    const expected = [
       {
         sessionId: 'stats-a',
         messageCount: 3,
@@ -202,6 +202,9 @@ describe(`session statistics (${backend})`, () => {
         avgResponseLength: expect.closeTo(7 / 3, 12),
         avgUserMessageLength: 4,
       },
-    ])
+    ]
+    expect(await store.sessionStats()).toEqual(expected)
+    await store.refreshSessionStats()
+    expect(await store.sessionStats()).toEqual(expected)
   })
 })

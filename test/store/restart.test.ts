@@ -77,7 +77,9 @@ describe(`restart (${backend})`, () => {
     expect((await store.tenant('other').history('persisted')).turns).toEqual([turns[5]])
     expect((await store.migrate()).applied).toEqual([])
     // Writable, and replays still recognized after the restart.
-    const replay = await store.recordTurnResult(turnInput('persisted', 0, { id: turns[0]?.id }))
+    const replay = await store.recordTurnResult(
+      turnInput('persisted', 0, { id: turns[0]?.id, metadata: { i: 0, 名: '値' } }),
+    )
     expect(replay).toEqual({ created: false, turn: turns[0] })
     await store.recordTurn(turnInput('persisted', 5))
     expect((await store.getSession('persisted')).messageCount).toBe(6)

@@ -1,6 +1,6 @@
 // Tenant isolation: through the API, and with raw SQL as the runtime role (row-level security).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NotFoundError } from '../../src/errors.js'
+import { ConflictError, NotFoundError } from '../../src/errors.js'
 import { newId } from '../../src/store/ids.js'
 import type { Store } from '../../src/store/store.js'
 import type { Turn } from '../../src/store/types.js'
@@ -111,9 +111,16 @@ describe(`tenant isolation (${backend})`, () => {
       expect(mine.turn.userMessage).toBe('mine')
       expect(mine.turn.robotResponse).not.toBe(theirs.robotResponse)
       const again = await a.recordTurnResult(
-        turnInput('b-only', 100, { id: theirs.id, createdAt: theirs.createdAt }),
+        turnInput('b-only', 99, { id: theirs.id, createdAt: theirs.createdAt, userMessage: 'mine' }),
       )
       expect(again).toEqual({ created: false, turn: mine.turn })
+      // Sent with B's content, the id conflicts with A's own turn only, and the error shows no text.
+      const err = await a
+        .recordTurnResult(turnInput('b-only', 0, { id: theirs.id, createdAt: theirs.createdAt }))
+        .catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(ConflictError)
+      expect((err as Error).message).not.toContain(theirs.userMessage)
+      expect((err as Error).message).not.toContain('mine')
       expect((await b.history('b-only')).turns).toContainEqual(theirs)
       expect((await b.getSession('b-only')).messageCount).toBe(3)
       await a.deleteSession('b-only') // A's own session of that name
