@@ -41,7 +41,8 @@ GRANT SELECT ON robot_brain.tenant_session_stats TO robot_brain_app;
 
 -- Adds the answer to a turn stored without one, merging p_patch into its metadata. Outcomes:
 -- 'completed'; 'unchanged' (already answered with this text, and the patch changes nothing: a retry);
--- 'conflict' (answered otherwise); 'too_large' (merged metadata over 16 KiB); no row: no such turn.
+-- 'conflict' (answered otherwise); 'too_large' (merged metadata over 16 KiB as compact JSON, the
+-- measure of 0003); no row: no such turn.
 -- A function, so the tenant context is set before the turn is read (see delete_session in 0001).
 CREATE FUNCTION robot_brain.complete_turn(
   p_tenant text, p_session text, p_id uuid, p_response text, p_patch jsonb
@@ -60,7 +61,7 @@ BEGIN
   IF v.robot_response IS NOT NULL THEN
     outcome := CASE WHEN v.robot_response = p_response AND (v.metadata || p_patch) = v.metadata
                     THEN 'unchanged' ELSE 'conflict' END;
-  ELSIF octet_length((v.metadata || p_patch)::text) > 16384 THEN
+  ELSIF robot_brain.json_compact_bytes(v.metadata || p_patch) > 16384 THEN
     outcome := 'too_large';
   ELSE
     UPDATE robot_brain.conversations c

@@ -144,6 +144,7 @@ export async function updateSessionRow(
   }
 }
 
+/**
  * Merges `patch` into the session's user_metadata (top-level keys replaced). Undefined when there is no
  * such session; a ValidationError naming userMetadata when the merged object would exceed the limit.
  */
@@ -168,7 +169,9 @@ export async function mergeSessionMetadata(
 /** The limit is checked on the merged object in the merging statement (migration 0003). */
 function metadataLimitError(err: unknown): unknown {
   const e = err as { code?: string; message?: string }
-  return e?.code === SQLSTATE.METADATA_TOO_LARGE ? new ValidationError('userMetadata', String(e.message)) : err
+  return e?.code === SQLSTATE.METADATA_TOO_LARGE
+    ? new ValidationError('userMetadata', String(e.message))
+    : err
 }
 
 /** Deletes the session and, by cascade, all its turns. Returns false when there was no such session. */

@@ -335,7 +335,7 @@ export class Store {
     if (result.outcome === 'too_large') {
       throw new ValidationError(
         'metadata',
-        `merged into the turn's metadata it would exceed ${LIMITS.metadataBytes} bytes as stored`,
+        `merged into the turn's metadata it would exceed ${LIMITS.metadataBytes} bytes as JSON`,
       )
     }
     return toTurn(result.row)
