@@ -6,7 +6,19 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ROOT } from '../cli/cli.js'
 import { backendName } from '../support/backend.js'
-import { ok, type Packed, packRepository, run, type Scratch, scratchProject } from './scratch.js'
+import {
+  installedPackages,
+  ok,
+  type Packed,
+  packRepository,
+  run,
+  type Scratch,
+  scratchProject,
+} from './scratch.js'
+
+interface PackageJson {
+  devDependencies: Record<string, string>
+}
 
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc')
 
@@ -51,9 +63,16 @@ describe.skipIf(backendName() !== 'pglite')('the package in another project', { 
     for (const hook of ['preinstall', 'install', 'postinstall'])
       expect(manifest.scripts?.[hook]).toBeUndefined()
     // Every file the exports map names is in the tarball (the install ran with --ignore-scripts).
-    const targets = JSON.stringify(manifest.exports).match(/"\.\/[^"]+"/g) ?? []
-    expect(targets.length).toBeGreaterThan(2)
-    for (const t of targets) expect(packed.files).toContain(JSON.parse(t).slice(2))
+    const targets: string[] = []
+    const collect = (node: unknown): void => {
+      if (typeof node === 'string') targets.push(node.replace(/^\.\//, ''))
+      else if (node && typeof node === 'object') Object.values(node).forEach(collect)
+    }
+    collect(manifest.exports)
+    expect(targets).toEqual(
+      expect.arrayContaining(['dist/index.js', 'dist/adapters/langchain.d.ts', 'dist/adapters/ai-sdk.js']),
+    )
+    for (const t of targets) expect(packed.files).toContain(t)
     // The documented override keeps npm quiet about engines on Node 20.
     expect(scratch.install.stderr).not.toMatch(/EBADENGINE/)
   })
@@ -126,6 +145,61 @@ export = { count }
     const r = await run(process.execPath, [TSC, '-p', '.', '--noEmit', '--skipLibCheck', 'false'], dir)
     expect(`${r.stdout}${r.stderr}`).toBe('')
     expect(r.code).toBe(0)
+  })
+
+  it('installs no adapter peer (LangChain, AI SDK) for a project that does not use them', async () => {
+    const installed = await installedPackages(scratch.dir)
+    expect(installed).toContain('robot-brain-db')
+    expect(installed).not.toContain('@langchain/core')
+    expect(installed).not.toContain('ai')
+  })
+
+  it('loads and type-checks the adapters once their peers are installed', async () => {
+    const dev = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as PackageJson)
+      .devDependencies
+    const peers = ['@langchain/core', 'ai'].map((name) => `${name}@${dev[name]}`)
+    ok(
+      await run(
+        'npm',
+        ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', ...peers],
+        scratch.dir,
+        180_000,
+      ),
+      'npm install of the peers',
+    )
+    await writeFile(
+      join(scratch.dir, 'adapters.cjs'),
+      `const { RobotBrainChatMessageHistory } = require('robot-brain-db/langchain');
+const { chatPersistence } = require('robot-brain-db/ai-sdk');
+import('robot-brain-db/langchain').then((esm) => {
+  console.log(JSON.stringify([typeof RobotBrainChatMessageHistory, typeof chatPersistence, esm.RobotBrainChatMessageHistory === RobotBrainChatMessageHistory]))
+})
+`,
+    )
+    const r = ok(await run(process.execPath, ['adapters.cjs'], scratch.dir), 'node adapters.cjs')
+    expect(JSON.parse(r.stdout)).toEqual(['function', 'function', true])
+
+    const dir = join(scratch.dir, 'ts-adapters')
+    ok(await run('mkdir', ['-p', dir], scratch.dir), 'mkdir')
+    ok(await run(process.execPath, [TSC, '--init'], dir), 'tsc --init')
+    await writeFile(
+      join(dir, 'app.mts'),
+      `import { openStore } from 'robot-brain-db'
+import { chatPersistence } from 'robot-brain-db/ai-sdk'
+import { RobotBrainChatMessageHistory } from 'robot-brain-db/langchain'
+import type { UIMessage } from 'ai'
+import type { BaseListChatMessageHistory } from '@langchain/core/chat_history'
+const store = await openStore()
+const { loadChat, saveChat } = chatPersistence<UIMessage<{ at: string }>>(store)
+const messages: UIMessage<{ at: string }>[] = await loadChat('c')
+await saveChat({ chatId: 'c', messages })
+const history: BaseListChatMessageHistory = new RobotBrainChatMessageHistory({ store, sessionId: 's' })
+console.log((await history.getMessages()).length)
+`,
+    )
+    const tsc = await run(process.execPath, [TSC, '-p', '.', '--noEmit'], dir)
+    expect(`${tsc.stdout}${tsc.stderr}`).toBe('')
+    expect(tsc.code).toBe(0)
   })
 
   it('runs its command; bench says it belongs to the source repository', async () => {
