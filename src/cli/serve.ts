@@ -1,9 +1,11 @@
-// robot-brain-db serve [--port N] [--host H] [--log-level L]: migrate, then serve the HTTP API
-// until SIGTERM or SIGINT, then shut down gracefully.
+// robot-brain-db serve [--port N] [--host H] [--log-level L] [--metrics-port N]: migrate, then serve
+// the HTTP API until SIGTERM or SIGINT, then shut down gracefully.
 import type { Command } from 'commander'
 import { KeyStore } from '../keys/keys.js'
 import type { buildApp } from '../server/app.js'
 import { isLoopbackHost } from '../server/auth.js'
+import { listenForMetrics } from '../server/metrics-access.js'
+import { serveOptionsFromEnv } from '../server/options.js'
 import { shutdown } from '../server/shutdown.js'
 import { interactionBufferOptionsFromEnv } from '../store/interaction-buffer.js'
 import { openStore } from '../store/store.js'
@@ -17,6 +19,7 @@ interface ServeFlags extends DbFlags {
   port?: string
   host?: string
   logLevel?: string
+  metricsPort?: string
 }
 
 export function parsePort(value: string, source: string): number {
@@ -36,6 +39,16 @@ export function register(program: Command): void {
     .option('--port <port>', 'port to listen on (default: PORT or 3000; 0 picks a free one)')
     .option('--host <host>', 'address to listen on (default: HOST or 127.0.0.1)')
     .option('--log-level <level>', `${LOG_LEVELS.join(', ')} (default: LOG_LEVEL or info)`)
+    .option(
+      '--metrics-port <port>',
+      'serve GET /metrics on this port (same host) instead of the API port (default: ROBOT_BRAIN_METRICS_PORT)',
+    )
+    .addHelpText(
+      'after',
+      '\nOnce API keys exist, /metrics needs ROBOT_BRAIN_METRICS_TOKEN (Bearer) or --metrics-port.\n' +
+        'Limits (environment): ROBOT_BRAIN_REQUEST_TIMEOUT_MS (30000), ROBOT_BRAIN_HEADERS_TIMEOUT_MS (10000),\n' +
+        'ROBOT_BRAIN_MAX_CONNECTIONS_PER_CLIENT (64), ROBOT_BRAIN_HEAVY_CONCURRENCY (8).',
+    )
     .action(async (opts: ServeFlags) => {
       const port = opts.port
         ? parsePort(opts.port, '--port')
@@ -44,11 +57,15 @@ export function register(program: Command): void {
       const level = opts.logLevel ?? (process.env.LOG_LEVEL?.trim() || 'info')
       if (!LOG_LEVELS.includes(level))
         throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
-      await serve({ ...opts, port, host, level })
+      const env = serveOptionsFromEnv()
+      const metricsPort = opts.metricsPort ? parsePort(opts.metricsPort, '--metrics-port') : env.metricsPort
+      await serve({ ...opts, port, host, level, env: { ...env, metricsPort } })
     })
 }
 
-async function serve(opts: DbFlags & { port: number; host: string; level: string }): Promise<void> {
+async function serve(
+  opts: DbFlags & { port: number; host: string; level: string; env: ReturnType<typeof serveOptionsFromEnv> },
+): Promise<void> {
   // Loaded here, not at the top: other commands should not pay for Fastify and its plugins.
   const { buildApp } = await import('../server/app.js')
   const store = await openStore(storeOptions(opts))
@@ -70,6 +87,8 @@ async function serve(opts: DbFlags & { port: number; host: string; level: string
       store,
       logger: serveLoggerOptions(opts.level),
       allowAnonymous: loopback,
+      limits: opts.env.limits,
+      metrics: { token: opts.env.metricsToken, separatePort: opts.env.metricsPort !== undefined },
       // Bounded: when full, POST /v1/interactions answers 503 with Retry-After rather than wait.
       interactionBuffer: store.interactionBuffer({
         ...interactionBufferOptionsFromEnv(),
@@ -80,8 +99,19 @@ async function serve(opts: DbFlags & { port: number; host: string; level: string
     if (!keysExist) {
       app.log.warn('no API keys exist: requests without a key act as tenant "default" (loopback only)')
     }
+    if (opts.env.metricsPort !== undefined) {
+      const metrics = await listenForMetrics(app.robotBrain.registry, {
+        port: opts.env.metricsPort,
+        host: opts.host,
+        token: opts.env.metricsToken,
+      })
+      app.robotBrain.extraServers.push(metrics)
+      const where = metrics.address()
+      app.log.info({ metricsPort: typeof where === 'object' ? where?.port : where }, 'metrics listening')
+    }
     await app.listen({ port: opts.port, host: opts.host })
   } catch (err) {
+    for (const extra of app?.robotBrain.extraServers ?? []) extra.close()
     await app?.close().catch(() => {})
     await store.close().catch(() => {})
     throw err

@@ -2,17 +2,24 @@
 // The caller owns the store (migrated beforehand) and listening; this file wires the pieces.
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import type { Server } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import type { DestinationStream } from 'pino'
+import type { Registry } from 'prom-client'
 import { loadMigrations } from '../db/migrate.js'
 import { KeyLookup } from '../keys/lookup.js'
 import type { InteractionBuffer } from '../store/interaction-buffer.js'
 import { LIMITS } from '../store/limits.js'
 import type { Store } from '../store/store.js'
 import { authHook } from './auth.js'
+import { HeavyLimit, heavyLimitHook } from './concurrency.js'
+import { capConnectionsPerAddress } from './connections.js'
 import { dashboardRoute } from './dashboard.js'
 import { errorBody, handleError, handleNotFound } from './errors.js'
 import { registerMetrics } from './metrics.js'
+import { type MetricsAccessOptions, metricsGuard } from './metrics-access.js'
 import { registerDocs, registerOpenApi } from './openapi.js'
+import { resolveTimeouts, SERVER_DEFAULTS, type ServerLimits } from './options.js'
 import { analyticsRoutes } from './routes/analytics.js'
 import { interactionRoutes } from './routes/interactions.js'
 import { messageRoutes } from './routes/messages.js'
@@ -31,6 +38,8 @@ export interface AppOptions {
   store: Store
   /** Fastify/pino logger options; false for none. Authorization headers are always redacted. */
   logger?: boolean | { level?: string; transport?: { target: string; options?: Record<string, unknown> } }
+  /** Where log lines go (default standard output); e.g. a stream a test reads. */
+  logStream?: DestinationStream
   /**
    * Whether requests without a key may act as tenant `default` while no key exists. Pass true only
    * when the server listens on loopback (see isLoopbackHost). Default false.
@@ -45,6 +54,10 @@ export interface AppOptions {
    * flushes it before the store closes). Without one, each request writes its events directly.
    */
   interactionBuffer?: InteractionBuffer
+  /** Timeouts, connections per client, heavy requests in flight (see options.ts for defaults). */
+  limits?: ServerLimits
+  /** Who may read /metrics (see metrics-access.ts). */
+  metrics?: MetricsAccessOptions
 }
 
 export interface ServerState {
@@ -54,6 +67,10 @@ export interface ServerState {
   interactionBuffer?: InteractionBuffer
   /** Every route registered, for the dashboard and the tests that hold the OpenAPI document to it. */
   routes: Array<{ method: string; url: string; hidden: boolean }>
+  /** The Prometheus registry behind /metrics (also served by a separate metrics listener). */
+  registry: Registry
+  /** Other listeners that live and die with the app (a metrics port): shutdown closes them. */
+  extraServers: Server[]
 }
 
 declare module 'fastify' {
@@ -68,10 +85,14 @@ function requestId(req: { headers: Record<string, string | string[] | undefined>
   return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID()
 }
 
-function loggerOptions(logger: AppOptions['logger']): FastifyServerOptions['logger'] {
+function loggerOptions(
+  logger: AppOptions['logger'],
+  stream: DestinationStream | undefined,
+): FastifyServerOptions['logger'] {
   if (!logger) return false
   return {
     ...(typeof logger === 'object' ? logger : {}),
+    ...(stream ? { stream } : {}),
     // Fastify's request serializer logs no headers; this keeps it so if anyone adds them.
     redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '[redacted]' },
   }
@@ -79,8 +100,12 @@ function loggerOptions(logger: AppOptions['logger']): FastifyServerOptions['logg
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { store } = options
+  const timeouts = resolveTimeouts(options.limits)
   const app = Fastify({
-    logger: loggerOptions(options.logger),
+    logger: loggerOptions(options.logger, options.logStream),
+    // A client that announces a body and sends nothing (or trickles it) gets 408 and loses its socket.
+    requestTimeout: timeouts.requestTimeoutMs,
+    http: { headersTimeout: timeouts.headersTimeoutMs, connectionsCheckingInterval: timeouts.checkEveryMs },
     bodyLimit: LIMITS.bodyBytes,
     genReqId: requestId,
     // Answer 503 to requests that arrive while closing, rather than holding them.
@@ -92,7 +117,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: (err, _request, reply) =>
       (reply as FastifyReply).code(400).send(errorBody('bad_request', `the URL is not valid (${err.code})`)),
   })
-  const state: ServerState = { draining: false, routes: [], interactionBuffer: options.interactionBuffer }
+  capConnectionsPerAddress(
+    app.server,
+    options.limits?.maxConnectionsPerClient ?? SERVER_DEFAULTS.maxConnectionsPerClient,
+  )
+  const registry = registerMetrics(app, { store, interactionBuffer: options.interactionBuffer })
+  const state: ServerState = {
+    draining: false,
+    routes: [],
+    interactionBuffer: options.interactionBuffer,
+    registry,
+    extraServers: [],
+  }
   app.decorate('robotBrain', state)
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
@@ -114,13 +150,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', async (_request, reply) => {
     if (state.draining) reply.header('connection', 'close')
   })
-  const registry = registerMetrics(app, { store, interactionBuffer: options.interactionBuffer })
   await registerOpenApi(app, pkg.version)
 
   const keys = new KeyLookup(store.transport.app, store.config.retry, options.authCacheMs ?? 1000)
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', authHook({ store, keys, allowAnonymous: options.allowAnonymous ?? false }))
+      v1.addHook('preHandler', heavyLimitHook(new HeavyLimit(options.limits?.heavy)))
       turnRoutes(v1)
       messageRoutes(v1)
       sessionRoutes(v1)
@@ -135,6 +171,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     migrations: loadMigrations(),
     registry,
     draining: () => state.draining,
+    metricsAccess: metricsGuard({
+      ...options.metrics,
+      keys,
+      allowAnonymous: options.allowAnonymous ?? false,
+    }),
     readinessTimeoutMs: options.readinessTimeoutMs ?? 5000,
   })
   dashboardRoute(app, pkg.version)

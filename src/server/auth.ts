@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { KeyLookup } from '../keys/lookup.js'
 import { bearerToken } from '../keys/secret.js'
 import { DEFAULT_TENANT, type Store } from '../store/store.js'
-import { UnauthorizedError } from './errors.js'
+import { ForbiddenError, UnauthorizedError } from './errors.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,7 +42,46 @@ export function authHook(options: AuthOptions) {
         'no API key exists and this server is not bound to loopback: create one with `robot-brain-db keys create --tenant <tenant>`',
       )
     }
+    assertLocalRequest(request)
     request.tenantStore = store.tenant(DEFAULT_TENANT)
+  }
+}
+
+/**
+ * Keyless mode trusts whoever reaches the loopback port, and a web page can reach it too: through a
+ * DNS-rebinding name (Host: attacker.example:PORT resolving to 127.0.0.1) or by a cross-site request.
+ * So without keys only loopback host names are served, and a browser's Origin must be loopback too.
+ */
+export function assertLocalRequest(request: FastifyRequest): void {
+  const host = request.headers.host
+  if (typeof host !== 'string' || !isLoopbackHost(hostName(host))) {
+    throw new ForbiddenError(
+      'without API keys this server only answers requests addressed to a loopback name (localhost, 127.0.0.1, [::1])',
+    )
+  }
+  // A browser names the page's origin; `null` (sandboxed or file pages) is refused as well.
+  const origin = request.headers.origin
+  if (origin !== undefined && !isLoopbackOrigin(origin)) {
+    throw new ForbiddenError(
+      'without API keys this server refuses cross-site requests (Origin is not loopback)',
+    )
+  }
+}
+
+/** `localhost:3000` → `localhost`; `[::1]:3000` → `[::1]`. */
+function hostName(host: string): string {
+  const h = host.trim()
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1)
+  const colon = h.lastIndexOf(':')
+  return colon >= 0 ? h.slice(0, colon) : h
+}
+
+function isLoopbackOrigin(origin: string): boolean {
+  try {
+    const u = new URL(origin)
+    return (u.protocol === 'http:' || u.protocol === 'https:') && isLoopbackHost(u.hostname)
+  } catch {
+    return false
   }
 }
 

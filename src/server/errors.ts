@@ -3,6 +3,7 @@
 // bare 500 whose details go only to the log. Never a stack trace in a response.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { RobotBrainError, UnavailableError } from '../errors.js'
+import { BufferFullError } from '../store/interaction-buffer.js'
 import { LIMITS } from '../store/limits.js'
 import { PATTERN_MESSAGES } from './schemas.js'
 
@@ -10,6 +11,25 @@ import { PATTERN_MESSAGES } from './schemas.js'
 export class NotImplementedError extends RobotBrainError {
   constructor(message: string) {
     super('not_implemented', 501, message)
+  }
+}
+
+/**
+ * Too many heavy requests in flight (see concurrency.ts): 429 when the tenant holds its whole share,
+ * 503 when the server as a whole is busy. Both with Retry-After.
+ */
+export class TooBusyError extends RobotBrainError {
+  readonly retryAfterSeconds: number
+  constructor(status: 429 | 503, message: string, retryAfterSeconds = 1) {
+    super(status === 429 ? 'too_many_requests' : 'busy', status, message)
+    this.retryAfterSeconds = retryAfterSeconds
+  }
+}
+
+/** The request may not be served as it is: e.g. a foreign Host in keyless mode, /metrics without its token. */
+export class ForbiddenError extends RobotBrainError {
+  constructor(message: string) {
+    super('forbidden', 403, message)
   }
 }
 
@@ -97,10 +117,11 @@ export function handleError(
     return reply.code(400).send(errorBody('validation_failed', message))
   }
   if (err instanceof RobotBrainError) {
-    if (err instanceof UnavailableError) reply.header('retry-after', String(err.retryAfterSeconds))
-    if (err.status >= 500) request.log.error({ err }, 'request failed')
+    if (err instanceof UnavailableError || err instanceof TooBusyError) {
+      reply.header('retry-after', String(err.retryAfterSeconds))
+    }
     if (err instanceof UnauthorizedError) reply.header('www-authenticate', 'Bearer')
-    return reply.code(err.status).send(errorBody(err.code, err.message))
+    return reply.code(err.status).send(errorBody(err.code, clientMessage(err, request)))
   }
   const known = err.code ? FASTIFY_ERRORS[err.code] : undefined
   if (known) return reply.code(known[0]).send(errorBody(known[1], known[2]))
@@ -112,6 +133,30 @@ export function handleError(
   return reply
     .code(500)
     .send(errorBody('internal_error', `internal error; the server log has details (request ${request.id})`))
+}
+
+/**
+ * What the client reads of a typed error, logging what it must not read. 4xx messages are about the
+ * request and go back as they are. A 503 for the database (connection refused, host and port, a
+ * proxy's words) and any other 5xx stay in the log: the client gets a generic sentence and the
+ * request id to quote. A full buffer (503) and a route not built yet (501) are the client's lot, not
+ * faults of the server: they are logged below error level, so alerts on error lines stay meaningful.
+ */
+function clientMessage(err: RobotBrainError, request: FastifyRequest): string {
+  if (err.status < 500) return err.message
+  if (err instanceof BufferFullError || err instanceof TooBusyError) {
+    request.log.info({ code: err.code, reason: err.message }, 'request refused: server busy')
+    return err.message
+  }
+  if (err instanceof NotImplementedError) {
+    request.log.info({ code: err.code }, 'route not implemented')
+    return err.message
+  }
+  request.log.error({ err }, 'request failed')
+  if (err instanceof UnavailableError) {
+    return `the service is temporarily unavailable; retry after ${err.retryAfterSeconds} s (request ${request.id})`
+  }
+  return `internal error; the server log has details (request ${request.id})`
 }
 
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {

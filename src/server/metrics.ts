@@ -69,7 +69,7 @@ function registerRetryMetrics(app: FastifyInstance, registry: Registry, store: S
 function registerBufferMetrics(registry: Registry, buffer: InteractionBuffer): void {
   new Gauge({
     name: 'robot_brain_interaction_buffer_events',
-    help: 'Interaction events of the buffer, by state: pending (in memory), written, inserted, rejected, refused_full.',
+    help: 'Interaction events of the buffer, by state: pending (in memory), written, inserted, rejected, refused_full (of which refused_share: the tenant held its fair share).',
     labelNames: ['state'] as const,
     registers: [registry],
     collect() {
@@ -79,6 +79,7 @@ function registerBufferMetrics(registry: Registry, buffer: InteractionBuffer): v
       this.set({ state: 'inserted' }, s.inserted)
       this.set({ state: 'rejected' }, s.rejected)
       this.set({ state: 'refused_full' }, s.fullRefusals)
+      this.set({ state: 'refused_share' }, s.shareRefusals)
     },
   })
 }

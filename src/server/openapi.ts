@@ -25,7 +25,12 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
             scheme: 'bearer',
             description:
               'An API key from `robot-brain-db keys create`. Without any key, a server bound to ' +
-              'loopback serves tenant "default" anonymously.',
+              'loopback serves tenant "default" anonymously (to loopback Host names and Origins only).',
+          },
+          metricsToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'The token of ROBOT_BRAIN_METRICS_TOKEN, for GET /metrics only.',
           },
         },
       },

@@ -272,15 +272,22 @@ export function errorResponses(...statuses: number[]): Record<number, unknown> {
   const descriptions: Record<number, string> = {
     400: 'Invalid input (or a body that is not JSON); the message names the field.',
     401: 'Missing, unknown or revoked API key.',
+    403: 'Without API keys: a Host or Origin that is not loopback (see the README, Security).',
     404: 'Not found.',
+    408: 'The request (headers and body) did not arrive within the request timeout.',
     409: 'Conflict: the id is already used with other content, or the turn already has another answer.',
     413: 'Request body over 1 MiB.',
     415: 'The body is not JSON (send Content-Type: application/json).',
+    429:
+      "Too many requests: this tenant's share of heavy requests in flight, or of connections from " +
+      'this address, is taken. Retry after the Retry-After header.',
     501: 'Not implemented yet in this version.',
-    503: 'Database unavailable; retry after the Retry-After header.',
+    503:
+      'Temporarily unavailable (database unreachable, event buffer full, server busy); retry after ' +
+      'the Retry-After header. The message quotes the request id; details stay in the server log.',
   }
   return Object.fromEntries(
-    [...new Set([400, 401, 503, ...statuses])].map((s) => [
+    [...new Set([400, 401, 403, 429, 503, ...statuses])].map((s) => [
       s,
       { ...ErrorBody, description: descriptions[s] ?? 'Error.' },
     ]),

@@ -5,11 +5,14 @@
 // database was unreachable goes back to the head of its queue and is tried again; writes are
 // idempotent by event id, so a batch that did commit before its answer was lost is stored once.
 // close() (and SIGTERM/SIGINT with flushOnSignals) writes everything before the process exits.
+// Tenants share the buffer fairly: while several tenants use it, none may hold more than its share
+// (the room divided by the tenants active lately), so one tenant's flood cannot lock the others out.
 
 import { isRetryable } from '../db/retry.js'
 import { ConfigError, UnavailableError } from '../errors.js'
 import type { Env, SignalName } from '../portable-types.js'
 import type { NewInteraction } from './interactions.js'
+import { LIMITS } from './limits.js'
 import type { Store } from './store.js'
 import type { InteractionInput } from './types.js'
 
@@ -24,6 +27,12 @@ export interface InteractionBufferOptions {
   whenFull?: 'wait' | 'reject'
   /** Longest add() waits for room in 'wait' mode before it fails with BufferFullError (ms). Default 10,000. */
   waitTimeoutMs?: number
+  /**
+   * How long a tenant counts as active after its last add() (ms), for the fair shares: each active
+   * tenant may hold maxPending divided by the number of active tenants (at least one request's worth,
+   * 1000 events, within maxPending). Default 10,000.
+   */
+  tenantActiveMs?: number
   /** Batches written at once. Default 2. */
   concurrency?: number
   /** Pause before a batch that failed on the connection is tried again (ms). Default 500. */
@@ -48,8 +57,10 @@ export interface InteractionBufferStats {
   rejected: number
   /** Batches that failed on the connection and were queued again. */
   retriedBatches: number
-  /** add() calls refused because the buffer was full. */
+  /** add() calls refused because the buffer was full (or the tenant's share of it). */
   fullRefusals: number
+  /** Of those, refused because the tenant held its whole share while the buffer still had room. */
+  shareRefusals: number
 }
 
 /** The buffer holds as many events as it may: retry after the given seconds. HTTP 503 + Retry-After. */
@@ -71,6 +82,13 @@ interface Item {
   chunk: Chunk
 }
 
+interface RoomWaiter {
+  n: number
+  tenant: string
+  /** granted: room was reserved for it (settle); false: it is told to give up (close). */
+  wake: (granted: boolean) => void
+}
+
 interface Queue {
   items: Item[]
   /** When the oldest queued item arrived (ms). */
@@ -84,7 +102,11 @@ export class InteractionBuffer {
   private readonly queues = new Map<string, Queue>()
   private readonly views = new Map<string, Store>()
   private readonly chunks = new Set<Chunk>()
-  private readonly roomWaiters: Array<{ n: number; wake: () => void }> = []
+  private readonly roomWaiters: RoomWaiter[] = []
+  /** Events each tenant holds: queued, being written, or room reserved for it. */
+  private readonly held = new Map<string, number>()
+  /** When each tenant last called add() (ms), to count the tenants sharing the buffer. */
+  private readonly lastSeen = new Map<string, number>()
   private flushWaiters: Array<{ seq: number; resolve: () => void }> = []
   private nextSeq = 0
   private inflight = 0
@@ -97,7 +119,14 @@ export class InteractionBuffer {
   private pausedUntil = 0
   private closing: Promise<void> | undefined
   private readonly signalHandlers: Array<[SignalName, () => void]> = []
-  private readonly counters = { written: 0, inserted: 0, rejected: 0, retriedBatches: 0, fullRefusals: 0 }
+  private readonly counters = {
+    written: 0,
+    inserted: 0,
+    rejected: 0,
+    retriedBatches: 0,
+    fullRefusals: 0,
+    shareRefusals: 0,
+  }
 
   constructor(
     private readonly store: Store,
@@ -111,6 +140,7 @@ export class InteractionBuffer {
       whenFull: options.whenFull ?? 'wait',
       waitTimeoutMs: nonNegative('waitTimeoutMs', options.waitTimeoutMs, 10_000),
       concurrency: positive('concurrency', options.concurrency, 2),
+      tenantActiveMs: nonNegative('tenantActiveMs', options.tenantActiveMs, 10_000),
       retryPauseMs: nonNegative('retryPauseMs', options.retryPauseMs, 500),
     }
     if (options.flushOnSignals) {
@@ -135,18 +165,25 @@ export class InteractionBuffer {
     if (rows.length > this.opts.maxPending) {
       throw new RangeError(`at most ${this.opts.maxPending} events fit in the buffer at once`)
     }
+    const tenantId = view.tenantId
+    this.lastSeen.set(tenantId, Date.now())
     // First come, first served: while anyone waits for room, newcomers wait behind them.
-    if (this.roomWaiters.length > 0 || this.used() + rows.length > this.opts.maxPending) {
-      await this.room(rows.length)
-      this.reserved -= rows.length
+    if (
+      this.roomWaiters.length > 0 ||
+      this.used() + rows.length > this.opts.maxPending ||
+      this.heldBy(tenantId) + rows.length > this.share(tenantId)
+    ) {
+      await this.room(rows.length, tenantId)
+      this.unreserve(rows.length, tenantId)
     }
     if (this.closing) throw new UnavailableError('the interaction buffer is shutting down; retry later')
+    this.held.set(tenantId, this.heldBy(tenantId) + rows.length)
     const chunk: Chunk = { seq: ++this.nextSeq, remaining: rows.length }
     this.chunks.add(chunk)
-    let queue = this.queues.get(view.tenantId)
+    let queue = this.queues.get(tenantId)
     if (!queue) {
       queue = { items: [], since: Date.now() }
-      this.queues.set(view.tenantId, queue)
+      this.queues.set(tenantId, queue)
     }
     for (const row of rows) queue.items.push({ row, chunk })
     this.pendingCount += rows.length
@@ -177,7 +214,7 @@ export class InteractionBuffer {
    */
   close(options: { timeoutMs?: number } = {}): Promise<void> {
     this.closing ??= (async () => {
-      for (const w of this.roomWaiters.splice(0)) w.wake() // they see `closing` and fail
+      for (const w of this.roomWaiters.splice(0)) w.wake(false) // they see `closing` and fail
       this.removeSignalHandlers()
       // Once everything is written no timer may keep the process alive.
       const done = this.flush().then(() => this.disarm())
@@ -219,6 +256,42 @@ export class InteractionBuffer {
     return this.pendingCount + this.reserved
   }
 
+  private heldBy(tenant: string): number {
+    return this.held.get(tenant) ?? 0
+  }
+
+  /**
+   * How many events `tenant` may hold: the room divided by the tenants active lately (it included),
+   * but never less than one full request (1000 events) within maxPending. A tenant alone gets it all.
+   */
+  private share(tenant: string): number {
+    const since = Date.now() - this.opts.tenantActiveMs
+    const active = new Set<string>([tenant, ...this.held.keys()])
+    for (const [t, at] of this.lastSeen) {
+      if (at >= since) active.add(t)
+      else if (!this.held.has(t)) this.lastSeen.delete(t) // the map keeps only recent tenants
+    }
+    const floor = Math.min(this.opts.maxPending, LIMITS.eventsPerBatchMax)
+    return Math.max(floor, Math.floor(this.opts.maxPending / active.size))
+  }
+
+  private reserve(n: number, tenant: string): void {
+    this.reserved += n
+    this.held.set(tenant, this.heldBy(tenant) + n)
+  }
+
+  private unreserve(n: number, tenant: string): void {
+    this.reserved -= n
+    const left = this.heldBy(tenant) - n
+    if (left > 0) this.held.set(tenant, left)
+    else this.held.delete(tenant)
+  }
+
+  /** Whether a waiter's events fit now: in the buffer and within its tenant's share. */
+  private fits(n: number, tenant: string): boolean {
+    return this.used() + n <= this.opts.maxPending && this.heldBy(tenant) + n <= this.share(tenant)
+  }
+
   private view(tenant: string): Store {
     let v = this.views.get(tenant)
     if (!v) {
@@ -228,11 +301,19 @@ export class InteractionBuffer {
     return v
   }
 
-  /** Waits until `n` more events fit, or fails (reject mode, timeout, close). */
-  private room(n: number): Promise<void> {
+  /** Waits until `n` more events of `tenant` fit, or fails (reject mode, timeout, close). */
+  private room(n: number, tenant: string): Promise<void> {
     const retryAfter = Math.max(1, Math.ceil((this.opts.flushDelayMs + this.opts.retryPauseMs) / 1000))
     const full = () => {
       this.counters.fullRefusals++
+      const share = this.share(tenant)
+      if (this.heldBy(tenant) + n > share && this.used() + n <= this.opts.maxPending) {
+        this.counters.shareRefusals++
+        return new BufferFullError(
+          `this tenant's share of the interaction buffer is full (${this.heldBy(tenant)} of ${share} events waiting to be written, shared with other tenants); retry later`,
+          retryAfter,
+        )
+      }
       return new BufferFullError(
         `the interaction buffer is full (${this.pendingCount} of ${this.opts.maxPending} events waiting to be written); retry later`,
         retryAfter,
@@ -240,13 +321,14 @@ export class InteractionBuffer {
     }
     if (this.opts.whenFull === 'reject' || this.opts.waitTimeoutMs === 0) return Promise.reject(full())
     return new Promise<void>((resolve, reject) => {
-      const waiter = {
+      const waiter: RoomWaiter = {
         n,
-        wake: () => {
+        tenant,
+        wake: (granted) => {
           clearTimeout(timer)
-          if (this.closing)
-            reject(new UnavailableError('the interaction buffer is shutting down; retry later'))
-          else resolve()
+          if (!this.closing) return resolve()
+          if (granted) this.unreserve(n, tenant)
+          reject(new UnavailableError('the interaction buffer is shutting down; retry later'))
         },
       }
       const timer = setTimeout(() => {
@@ -311,7 +393,7 @@ export class InteractionBuffer {
       const result = await this.view(tenant).recordInteractions(batch.map((i) => i.row))
       this.counters.written += batch.length
       this.counters.inserted += result.inserted
-      this.settle(batch)
+      this.settle(tenant, batch)
     } catch (err) {
       const connection = isRetryable(err) || err instanceof UnavailableError
       this.options.onError?.(err, { tenant, events: batch.length, willRetry: connection || batch.length > 1 })
@@ -327,7 +409,7 @@ export class InteractionBuffer {
         this.requeue(tenant, batch.slice(0, half))
       } else {
         this.counters.rejected += batch.length
-        this.settle(batch)
+        this.settle(tenant, batch)
       }
     }
   }
@@ -338,18 +420,28 @@ export class InteractionBuffer {
     else this.queues.set(tenant, { items: batch, since: 0 }) // due at once
   }
 
-  private settle(batch: Item[]): void {
+  private settle(tenant: string, batch: Item[]): void {
     this.pendingCount -= batch.length
+    const left = this.heldBy(tenant) - batch.length
+    if (left > 0) this.held.set(tenant, left)
+    else this.held.delete(tenant)
     for (const item of batch) {
       if (--item.chunk.remaining === 0) this.chunks.delete(item.chunk)
     }
-    // Wake producers waiting for room, first come first served.
-    while (this.roomWaiters.length > 0) {
-      const w = this.roomWaiters[0] as { n: number; wake: () => void }
+    // Wake producers waiting for room, first come first served; one whose tenant holds its whole
+    // share lets the others pass (its tenant's later waiters stay behind it).
+    const passed = new Set<string>()
+    for (let i = 0; i < this.roomWaiters.length; ) {
+      const w = this.roomWaiters[i] as RoomWaiter
       if (this.used() + w.n > this.opts.maxPending) break
-      this.roomWaiters.shift()
-      this.reserved += w.n
-      w.wake()
+      if (passed.has(w.tenant) || !this.fits(w.n, w.tenant)) {
+        passed.add(w.tenant)
+        i++
+        continue
+      }
+      this.roomWaiters.splice(i, 1)
+      this.reserve(w.n, w.tenant)
+      w.wake(true)
     }
     if (this.flushWaiters.length > 0) {
       const ready = this.flushWaiters.filter((w) => this.settledThrough(w.seq))

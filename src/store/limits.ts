@@ -8,6 +8,11 @@ export const LIMITS = {
   metadataBytes: 16 * 1024,
   historyLimitMax: 200,
   historyLimitDefault: 20,
+  /**
+   * Text one history page may carry (messages and metadata, bytes): a page stops adding turns once
+   * this is passed (always at least one turn) and gives a nextCursor. Bounds memory and answer size.
+   */
+  historyPageBytes: 4 * 1024 * 1024,
   listLimitMax: 200,
   listLimitDefault: 50,
   maxTokensMax: 10_000_000, // messages({ maxTokens }): far above any model's context window

@@ -373,13 +373,15 @@ export class Store {
     }
     const from = turnCursor(cursorField, o[cursorField])
     const db = await this.app()
-    // One row more than asked tells whether another page exists, so the last page says null.
+    // One row more than asked tells whether another page exists, so the last page says null. A page
+    // also ends where its text passes LIMITS.historyPageBytes: then rows were left out, and more exist.
     const rows = await this.core.retry(() => historyPage(db, this.tenantId, sid, from, limit + 1, order))
     const page = rows.slice(0, limit)
     const last = page[page.length - 1]
+    const fetched = Number(rows[0]?.fetched ?? 0)
     return {
       turns: page.map(toTurn),
-      nextCursor: rows.length > limit && last ? encodeCursor({ us: last.created_us, id: last.id }) : null,
+      nextCursor: fetched > page.length && last ? encodeCursor({ us: last.created_us, id: last.id }) : null,
     }
   }
 
@@ -401,7 +403,8 @@ export class Store {
     const before = turnCursor('before', o.before)
     const db = await this.app()
     const rows = await this.core.retry(() => historyPage(db, this.tenantId, sid, before, limit + 1))
-    return turnsToMessages(rows.slice(0, limit), rows.length > limit, maxTokens)
+    const page = rows.slice(0, limit)
+    return turnsToMessages(page, Number(rows[0]?.fetched ?? 0) > page.length, maxTokens)
   }
 
   async getSession(sessionId: string): Promise<Session> {

@@ -6,6 +6,7 @@
 // subqueries parameterized by its result. So the tenant context costs no round trip of its own.
 import type { Queryable } from '../db/pool.js'
 import { type CursorKey, FAR_FUTURE_US } from './cursor.js'
+import { LIMITS } from './limits.js'
 import type { Turn } from './types.js'
 
 export interface TurnRow {
@@ -129,31 +130,34 @@ export async function turnsById(db: Queryable, tenant: string, ids: string[]): P
   return rows
 }
 
-/** One page of a session's turns, newest first, strictly older than the cursor key. */
-const HISTORY = `
-SELECT ${TURN_COLUMNS}
+/**
+ * One page of a session's turns in key order ('<' and DESC: newest first, strictly older than the
+ * cursor key; '>' and ASC: oldest first, strictly newer): at most $5 rows, and no row that starts past
+ * $6 bytes of text (octet_length reads the stored size, without decompressing). `fetched` counts the
+ * rows before the byte cut, so the caller knows more exist.
+ */
+const pageQuery = (cmp: '<' | '>', dir: 'DESC' | 'ASC') => `
+SELECT ${TURN_COLUMNS}, c.fetched
 FROM robot_brain.use_tenant($1) AS ctx(tenant_id)
 CROSS JOIN LATERAL (
-  SELECT * FROM robot_brain.conversations c
-  WHERE c.tenant_id = ctx.tenant_id
-    AND c.session_id = $2
-    AND (c.created_at, c.id) < (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid)
-  ORDER BY c.created_at DESC, c.id DESC
-  LIMIT $5
-) c`
+  SELECT p.*, count(*) OVER () AS fetched,
+    coalesce(sum(coalesce(octet_length(p.user_message), 0) + coalesce(octet_length(p.robot_response), 0)
+        + octet_length(p.metadata::text))
+      OVER (ORDER BY p.created_at ${dir}, p.id ${dir} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS bytes_before
+  FROM (
+    SELECT * FROM robot_brain.conversations c
+    WHERE c.tenant_id = ctx.tenant_id
+      AND c.session_id = $2
+      AND (c.created_at, c.id) ${cmp} (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid)
+    ORDER BY c.created_at ${dir}, c.id ${dir}
+    LIMIT $5
+  ) p
+) c
+WHERE c.bytes_before < $6
+ORDER BY c.created_at ${dir}, c.id ${dir}`
 
-/** One page of a session's turns, oldest first, strictly newer than the cursor key (same index). */
-const HISTORY_ASC = `
-SELECT ${TURN_COLUMNS}
-FROM robot_brain.use_tenant($1) AS ctx(tenant_id)
-CROSS JOIN LATERAL (
-  SELECT * FROM robot_brain.conversations c
-  WHERE c.tenant_id = ctx.tenant_id
-    AND c.session_id = $2
-    AND (c.created_at, c.id) > (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid)
-  ORDER BY c.created_at ASC, c.id ASC
-  LIMIT $5
-) c`
+const HISTORY = pageQuery('<', 'DESC')
+const HISTORY_ASC = pageQuery('>', 'ASC')
 
 /** Above every stored key: the first page, newest first. */
 const NEWEST: CursorKey = { us: FAR_FUTURE_US, id: 'ffffffff-ffff-ffff-ffff-ffffffffffff' }
@@ -165,6 +169,7 @@ const OLDEST: CursorKey = { us: '-100000000000000000', id: '00000000-0000-0000-0
 
 export type HistoryOrder = 'asc' | 'desc'
 
+/** Rows of a page; each carries `fetched`, the rows the row limit alone gave (more: a byte cut). */
 export async function historyPage(
   db: Queryable,
   tenant: string,
@@ -172,12 +177,14 @@ export async function historyPage(
   from: CursorKey | null,
   limit: number,
   order: HistoryOrder = 'desc',
-): Promise<TurnRow[]> {
+  maxBytes: number = LIMITS.historyPageBytes,
+): Promise<Array<TurnRow & { fetched: string }>> {
   const key = from ?? (order === 'asc' ? OLDEST : NEWEST)
-  const { rows } = await db.query<TurnRow>(
+  const values = [tenant, sessionId, key.us, key.id, limit, maxBytes]
+  const { rows } = await db.query<TurnRow & { fetched: string }>(
     order === 'asc'
-      ? { name: 'rb_history_asc', text: HISTORY_ASC, values: [tenant, sessionId, key.us, key.id, limit] }
-      : { name: 'rb_history', text: HISTORY, values: [tenant, sessionId, key.us, key.id, limit] },
+      ? { name: 'rb_history_asc_bytes', text: HISTORY_ASC, values }
+      : { name: 'rb_history_bytes', text: HISTORY, values },
   )
   return rows
 }

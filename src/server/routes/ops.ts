@@ -1,7 +1,8 @@
-// Operations endpoints, open without a key: liveness, readiness, Prometheus metrics.
+// Operations endpoints: liveness and readiness, open without a key; Prometheus metrics, guarded by
+// metrics-access.ts.
 
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Registry } from 'prom-client'
 import { type Migration, schemaIsCurrent } from '../../db/migrate.js'
 import { ConfigError, MigrationError } from '../../errors.js'
@@ -18,12 +19,14 @@ export interface OpsOptions {
   draining: () => boolean
   /** Longest a readiness check may take before it counts as a failure (ms). */
   readinessTimeoutMs: number
+  /** Throws (401/403/404) unless the request may read /metrics; see metrics-access.ts. */
+  metricsAccess: (request: FastifyRequest) => Promise<void>
 }
 
 const Status = Type.Object({ status: Type.String() })
 
 export function opsRoutes(app: FastifyInstance, options: OpsOptions): void {
-  const { store, migrations, registry, draining, readinessTimeoutMs } = options
+  const { store, migrations, registry, draining, readinessTimeoutMs, metricsAccess } = options
 
   app.get(
     '/healthz',
@@ -97,11 +100,21 @@ export function opsRoutes(app: FastifyInstance, options: OpsOptions): void {
     {
       schema: {
         summary: 'Prometheus metrics (text exposition format)',
+        description:
+          'With ROBOT_BRAIN_METRICS_TOKEN set: only with Authorization: Bearer <token>. Without it: open ' +
+          'while no API key exists (loopback), 403 once keys exist. With a separate metrics port: 404 here.',
         tags: ['operations'],
         produces: ['text/plain'],
+        security: [{ metricsToken: [] }, {}],
+        response: {
+          401: { ...ErrorBody, description: 'A metrics token is configured and this request lacks it.' },
+          403: { ...ErrorBody, description: 'API keys exist and no metrics token is configured.' },
+          404: { ...ErrorBody, description: '/metrics is served on the separate metrics port.' },
+        },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      await metricsAccess(request)
       reply.header('content-type', registry.contentType)
       return registry.metrics()
     },

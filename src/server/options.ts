@@ -1,0 +1,87 @@
+// Limits the HTTP server puts on clients, with their defaults, and how `serve` reads them from the
+// environment. docs/http.md ("Limits a client meets") and README's Security section list them.
+import { ConfigError } from '../errors.js'
+import type { HeavyLimitOptions } from './concurrency.js'
+
+export interface ServerLimits {
+  /**
+   * Longest time to receive a whole request, headers and body (ms); then 408 and the connection is
+   * closed. Default 30 s: a 1 MiB body at 35 KB/s. 0 turns it off.
+   */
+  requestTimeoutMs?: number
+  /** Longest time to receive the request headers (ms). Default 10 s; at most requestTimeoutMs. */
+  headersTimeoutMs?: number
+  /** Open connections per client address; more are refused with 429. Default 64; 0: no cap. */
+  maxConnectionsPerClient?: number
+  /** Heavy requests in flight (history pages, lists, search, analytics). */
+  heavy?: HeavyLimitOptions
+}
+
+export const SERVER_DEFAULTS = {
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  maxConnectionsPerClient: 64,
+  heavyConcurrency: 8,
+} as const
+
+export interface ServeEnvOptions {
+  limits: ServerLimits
+  /** Bearer token /metrics requires (ROBOT_BRAIN_METRICS_TOKEN). */
+  metricsToken?: string
+  /** Serve /metrics on this port instead of the API port (ROBOT_BRAIN_METRICS_PORT). */
+  metricsPort?: number
+}
+
+/**
+ * ROBOT_BRAIN_REQUEST_TIMEOUT_MS, ROBOT_BRAIN_HEADERS_TIMEOUT_MS, ROBOT_BRAIN_MAX_CONNECTIONS_PER_CLIENT,
+ * ROBOT_BRAIN_HEAVY_CONCURRENCY, ROBOT_BRAIN_METRICS_TOKEN, ROBOT_BRAIN_METRICS_PORT.
+ */
+export function serveOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServeEnvOptions {
+  const read = (name: string): number | undefined => {
+    const raw = env[name]?.trim()
+    if (!raw) return undefined
+    if (!/^\d{1,9}$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`)
+    return Number(raw)
+  }
+  const heavy = read('ROBOT_BRAIN_HEAVY_CONCURRENCY')
+  if (heavy === 0) throw new ConfigError('ROBOT_BRAIN_HEAVY_CONCURRENCY must be at least 1')
+  const metricsPort = read('ROBOT_BRAIN_METRICS_PORT')
+  if (metricsPort !== undefined && metricsPort > 65_535) {
+    throw new ConfigError(`ROBOT_BRAIN_METRICS_PORT must be a port number, got ${metricsPort}`)
+  }
+  const token = env.ROBOT_BRAIN_METRICS_TOKEN?.trim()
+  if (token !== undefined && token !== '' && token.length < 16) {
+    throw new ConfigError('ROBOT_BRAIN_METRICS_TOKEN must be at least 16 characters')
+  }
+  const limits: ServerLimits = {
+    requestTimeoutMs: read('ROBOT_BRAIN_REQUEST_TIMEOUT_MS'),
+    headersTimeoutMs: read('ROBOT_BRAIN_HEADERS_TIMEOUT_MS'),
+    maxConnectionsPerClient: read('ROBOT_BRAIN_MAX_CONNECTIONS_PER_CLIENT'),
+    heavy: heavy === undefined ? undefined : { max: heavy },
+  }
+  resolveTimeouts(limits) // fails early on a headers timeout above the request timeout
+  return { limits, metricsToken: token || undefined, metricsPort }
+}
+
+/** The timeouts with defaults filled in, checked against each other. */
+export function resolveTimeouts(limits: ServerLimits = {}): {
+  requestTimeoutMs: number
+  headersTimeoutMs: number
+  checkEveryMs: number
+} {
+  const requestTimeoutMs = limits.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs
+  let headersTimeoutMs = limits.headersTimeoutMs ?? SERVER_DEFAULTS.headersTimeoutMs
+  if (requestTimeoutMs > 0) {
+    if (limits.headersTimeoutMs !== undefined && headersTimeoutMs > requestTimeoutMs) {
+      throw new ConfigError(
+        `the headers timeout (${headersTimeoutMs} ms) must not exceed the request timeout (${requestTimeoutMs} ms)`,
+      )
+    }
+    headersTimeoutMs = Math.min(headersTimeoutMs, requestTimeoutMs)
+  }
+  if (headersTimeoutMs === 0) headersTimeoutMs = SERVER_DEFAULTS.headersTimeoutMs
+  // Node checks the timeouts on an interval (30 s by default): far too coarse for a 10 s bound.
+  const shortest = Math.min(headersTimeoutMs, requestTimeoutMs || headersTimeoutMs)
+  const checkEveryMs = Math.max(100, Math.min(1000, Math.floor(shortest / 4)))
+  return { requestTimeoutMs, headersTimeoutMs, checkEveryMs }
+}
