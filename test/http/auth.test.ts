@@ -1,6 +1,8 @@
 // API keys and tenants over HTTP: anonymous access only while no key exists (and only on loopback),
 // 401 for missing, malformed, unknown and revoked keys, and one tenant never seeing another's data.
+// Without keys, only loopback Host names and Origins are served (no DNS rebinding, no cross-site calls).
 import { createHash } from 'node:crypto'
+import { request as httpRequest } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NotFoundError } from '../../src/errors.js'
@@ -11,6 +13,36 @@ import { backendName } from '../support/backend.js'
 import { newId, OPEN_TIMEOUT_MS, type Server, startServer } from './support.js'
 
 const turn = { robotPersonality: 'calm', userMessage: 'hi', robotResponse: 'hello' }
+
+/** A request with headers fetch() would not let us set (Host); a body makes it a POST. */
+function rawGet(
+  port: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body)
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: Number(port),
+        path,
+        method: payload ? 'POST' : 'GET',
+        headers: payload ? { ...headers, 'content-type': 'application/json' } : headers,
+      },
+      (res) => {
+        let text = ''
+        res.on('data', (c) => {
+          text += c
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+      },
+    )
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
 
 describe(`API keys and tenants over HTTP (${backendName()})`, () => {
   let server: Server
@@ -53,6 +85,33 @@ describe(`API keys and tenants over HTTP (${backendName()})`, () => {
     }
   })
 
+  it('without keys, refuses a DNS-rebinding Host and a cross-site Origin (finding 5)', async () => {
+    const { port } = new URL(server.url)
+    // The attack: a page on attacker.example rebinds its name to 127.0.0.1 and calls the API.
+    const rebound = await rawGet(port, '/v1/sessions', { host: `attacker.example:${port}` })
+    expect(rebound.status, rebound.text).toBe(403)
+    expect(JSON.parse(rebound.text).error.code).toBe('forbidden')
+    const post = await rawGet(port, '/v1/sessions/rebound/turns', { host: `attacker.example:${port}` }, turn)
+    expect(post.status).toBe(403)
+    const crossSite = await rawGet(port, '/v1/sessions', {
+      host: `127.0.0.1:${port}`,
+      origin: 'https://attacker.example',
+    })
+    expect(crossSite.status, crossSite.text).toBe(403)
+    expect((await rawGet(port, '/v1/sessions', { host: `localhost:${port}`, origin: 'null' })).status).toBe(
+      403,
+    )
+    // Nothing was written by the refused POST.
+    expect((await server.call('GET', '/v1/sessions/rebound')).status).toBe(404)
+    // Loopback names (with or without port, IPv6 included) and loopback origins are served.
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, '127.0.0.1', `[::1]:${port}`]) {
+      const ok = await rawGet(port, '/v1/sessions', { host, origin: `http://localhost:${port}` })
+      expect(ok.status, `${host}: ${ok.text}`).toBe(200)
+    }
+    // Liveness stays open to any Host.
+    expect((await rawGet(port, '/healthz', { host: `attacker.example:${port}` })).status).toBe(200)
+  })
+
   it('refuses a presented key that matches nothing, even while anonymous access is allowed', async () => {
     const wrong = await server.call('GET', '/v1/sessions', { key: `rbdb_${'A'.repeat(43)}` })
     expect(wrong.status).toBe(401)
@@ -93,6 +152,15 @@ describe(`API keys and tenants over HTTP (${backendName()})`, () => {
         name: 'web app',
         revokedAt: null,
       })
+    })
+
+    it('serves a keyed request whatever its Host: the key, not the name, is the protection', async () => {
+      const { port } = new URL(server.url)
+      const r = await rawGet(port, '/v1/sessions', {
+        host: `api.example.com:${port}`,
+        authorization: `Bearer ${acme.key}`,
+      })
+      expect(r.status, r.text).toBe(200)
     })
 
     it('requires a key: anonymous requests get 401 now', async () => {
