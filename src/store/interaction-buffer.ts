@@ -29,8 +29,8 @@ export interface InteractionBufferOptions {
   waitTimeoutMs?: number
   /**
    * How long a tenant counts as active after its last add() (ms), for the fair shares: each active
-   * tenant may hold maxPending divided by the number of active tenants (at least one request's worth,
-   * 1000 events, within maxPending). Default 10,000.
+   * tenant may hold maxPending divided by the number of active tenants (but at least 1000 events, one
+   * request's worth, or half of maxPending if that is less). Default 10,000.
    */
   tenantActiveMs?: number
   /** Batches written at once. Default 2. */
@@ -262,7 +262,7 @@ export class InteractionBuffer {
 
   /**
    * How many events `tenant` may hold: the room divided by the tenants active lately (it included),
-   * but never less than one full request (1000 events) within maxPending. A tenant alone gets it all.
+   * but never less than one full request (1000 events, or half the room). A tenant alone gets it all.
    */
   private share(tenant: string): number {
     const since = Date.now() - this.opts.tenantActiveMs
@@ -271,7 +271,8 @@ export class InteractionBuffer {
       if (at >= since) active.add(t)
       else if (!this.held.has(t)) this.lastSeen.delete(t) // the map keeps only recent tenants
     }
-    const floor = Math.min(this.opts.maxPending, LIMITS.eventsPerBatchMax)
+    // One request of events (1000) must fit a share, or a busy buffer could refuse it for good.
+    const floor = Math.min(Math.floor(this.opts.maxPending / 2), LIMITS.eventsPerBatchMax)
     return Math.max(floor, Math.floor(this.opts.maxPending / active.size))
   }
 
