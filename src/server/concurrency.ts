@@ -40,10 +40,13 @@ export class HeavyLimit {
 
   /** Resolves with a release function once the request may run; throws TooBusyError when refused. */
   async acquire(tenant: string): Promise<() => void> {
-    if (this.queue.length === 0 && this.fits(tenant)) return this.take(tenant)
-    // A tenant waits for at most its own share of slots: its flood cannot fill the queue for others.
+    // Every release grants what fits, so whoever still waits is held by its tenant's share (or the
+    // server is full): a request that fits goes first, unless its own tenant has requests waiting.
     const queued = this.waiting.get(tenant) ?? 0
-    if (this.queueMs === 0 || queued >= this.perTenant) throw this.refusal(tenant)
+    if (queued === 0 && this.fits(tenant)) return this.take(tenant)
+    // A tenant waits for at most its own share of slots: its flood cannot fill the queue for others.
+    if (queued >= this.perTenant) throw this.refusal(tenant, true)
+    if (this.queueMs === 0) throw this.refusal(tenant)
     this.waiting.set(tenant, queued + 1)
     return new Promise<() => void>((resolve, reject) => {
       const waiter: Waiter = {
@@ -67,8 +70,9 @@ export class HeavyLimit {
     return this.running < this.max && (this.byTenant.get(tenant) ?? 0) < this.perTenant
   }
 
-  private refusal(tenant: string): TooBusyError {
-    return (this.byTenant.get(tenant) ?? 0) >= this.perTenant
+  /** 429 when the tenant's own requests fill its share (running, or waiting), else 503. */
+  private refusal(tenant: string, queueFull = false): TooBusyError {
+    return queueFull || (this.byTenant.get(tenant) ?? 0) >= this.perTenant
       ? new TooBusyError(
           429,
           `too many heavy requests of this tenant at once (at most ${this.perTenant}); retry shortly`,
