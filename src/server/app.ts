@@ -13,7 +13,7 @@ import { LIMITS } from '../store/limits.js'
 import type { Store } from '../store/store.js'
 import { authHook } from './auth.js'
 import { HeavyLimit, heavyLimitHook } from './concurrency.js'
-import { capConnectionsPerAddress } from './connections.js'
+import { type ConnectionCap, capConnectionsPerAddress } from './connections.js'
 import { dashboardRoute } from './dashboard.js'
 import { errorBody, handleError, handleNotFound } from './errors.js'
 import { registerMetrics } from './metrics.js'
@@ -69,6 +69,8 @@ export interface ServerState {
   routes: Array<{ method: string; url: string; hidden: boolean }>
   /** The Prometheus registry behind /metrics (also served by a separate metrics listener). */
   registry: Registry
+  /** Open connections per client address, under the cap. */
+  connections: ConnectionCap
   /** Other listeners that live and die with the app (a metrics port): shutdown closes them. */
   extraServers: Server[]
 }
@@ -117,7 +119,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: (err, _request, reply) =>
       (reply as FastifyReply).code(400).send(errorBody('bad_request', `the URL is not valid (${err.code})`)),
   })
-  capConnectionsPerAddress(
+  const connections = capConnectionsPerAddress(
     app.server,
     options.limits?.maxConnectionsPerClient ?? SERVER_DEFAULTS.maxConnectionsPerClient,
   )
@@ -127,6 +129,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     routes: [],
     interactionBuffer: options.interactionBuffer,
     registry,
+    connections,
     extraServers: [],
   }
   app.decorate('robotBrain', state)
