@@ -1,6 +1,7 @@
 // Limits the HTTP server puts on clients, with their defaults, and how `serve` reads them from the
 // environment. docs/http.md ("Limits a client meets") and README's Security section list them.
 import { ConfigError } from '../errors.js'
+import type { Env } from '../portable-types.js'
 import type { HeavyLimitOptions } from './concurrency.js'
 
 export interface ServerLimits {
@@ -36,7 +37,7 @@ export interface ServeEnvOptions {
  * ROBOT_BRAIN_REQUEST_TIMEOUT_MS, ROBOT_BRAIN_HEADERS_TIMEOUT_MS, ROBOT_BRAIN_MAX_CONNECTIONS_PER_CLIENT,
  * ROBOT_BRAIN_HEAVY_CONCURRENCY, ROBOT_BRAIN_METRICS_TOKEN, ROBOT_BRAIN_METRICS_PORT.
  */
-export function serveOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): ServeEnvOptions {
+export function serveOptionsFromEnv(env: Env = process.env): ServeEnvOptions {
   const read = (name: string): number | undefined => {
     const raw = env[name]?.trim()
     if (!raw) return undefined
