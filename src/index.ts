@@ -1,5 +1,7 @@
 // robot-brain-db: the library entry point.
 
+export type * from './analytics/index.js'
+export { Analytics } from './analytics/index.js'
 export type { Config, Driver, GroupCommitOptions, RetryOptions, StoreOptions } from './config.js'
 export { optionsFromEnv, redactedConfig, resolveConfig } from './config.js'
 export { loadMigrations, type MigrateResult, type MigrationState } from './db/migrate.js'

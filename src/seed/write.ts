@@ -2,6 +2,7 @@
 // batch. Each statement counts only the turns it really inserted into their sessions, so message_count
 // and last_active stay exact even when a batch is replayed (same --seed twice: ids conflict, nothing
 // is counted twice).
+import { interactionRollupCte, personalityRollupCte } from '../analytics/rollups.js'
 import type { Queryable } from '../db/pool.js'
 import type { EventBatch, TurnBatch } from './generate.js'
 
@@ -31,7 +32,7 @@ WITH c AS (
   FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])
     AS i(id, session_id, robot_personality, user_message, robot_response, metadata, created_at)
   ON CONFLICT (tenant_id, id, created_at) DO NOTHING
-  RETURNING session_id, created_at
+  RETURNING tenant_id, session_id, robot_personality, user_message, robot_response, created_at
 ),
 per_session AS (
   SELECT session_id, count(*)::integer AS n, min(created_at) AS first_at, max(created_at) AS last_at
@@ -52,7 +53,8 @@ s AS (
         last_active = greatest(s.last_active, excluded.last_active),
         created_at = least(s.created_at, excluded.created_at)
   RETURNING (xmax = 0) AS inserted
-)
+),
+${personalityRollupCte('c', 's')}
 SELECT (SELECT count(*) FROM c)::integer AS turns,
        (SELECT count(*) FROM s WHERE inserted)::integer AS sessions`
 
@@ -98,8 +100,9 @@ WITH ins AS (
   FROM unnest($2::uuid[], $3::text[], $4::text[], $5::integer[], $6::boolean[], $7::jsonb[], $8::timestamptz[])
     AS i(id, robot_id, interaction_type, duration_ms, success, metadata, created_at)
   ON CONFLICT (tenant_id, id, created_at) DO NOTHING
-  RETURNING 1
-)
+  RETURNING tenant_id, robot_id, interaction_type, duration_ms, success, created_at
+),
+${interactionRollupCte('ins')}
 SELECT count(*)::integer AS inserted FROM ins`
 
 export async function insertEventBatch(db: Queryable, tenant: string, b: EventBatch): Promise<number> {

@@ -253,20 +253,6 @@ export const SearchQuery = Type.Object(
   { additionalProperties: false },
 )
 
-export const TimeRangeQuery = Type.Object(
-  { from: Type.Optional(Timestamp), to: Type.Optional(Timestamp) },
-  { additionalProperties: false },
-)
-
-export const InteractionAnalyticsQuery = Type.Object(
-  {
-    from: Type.Optional(Timestamp),
-    to: Type.Optional(Timestamp),
-    groupBy: Type.Optional(Type.Union([Type.Literal('robotId'), Type.Literal('interactionType')])),
-  },
-  { additionalProperties: false },
-)
-
 /** The error answers a /v1 route may give, for the OpenAPI document. */
 export function errorResponses(...statuses: number[]): Record<number, unknown> {
   const descriptions: Record<number, string> = {

@@ -1,4 +1,5 @@
 // Robot interaction events: one multi-row statement per batch, idempotent by client-made id.
+import { interactionRollupCte } from '../analytics/rollups.js'
 import type { Queryable } from '../db/pool.js'
 
 export interface NewInteraction {
@@ -26,8 +27,10 @@ ins AS (
   ) stored ON true
   WHERE stored.found IS NULL
   ON CONFLICT (tenant_id, id, created_at) DO NOTHING
-  RETURNING 1
-)
+  RETURNING tenant_id, robot_id, interaction_type, duration_ms, success, created_at
+),
+-- Only the rows really inserted reach the rollups: a replayed id counts once.
+${interactionRollupCte('ins')}
 SELECT count(*)::integer AS inserted FROM ins`
 
 export async function insertInteractions(

@@ -1,6 +1,7 @@
 // The Store: the library's public face. One StoreCore holds the transport and shared machinery;
 // each Store is a view of it acting for one tenant (`default` unless made with tenant()).
 import { isDeepStrictEqual } from 'node:util'
+import { Analytics } from '../analytics/analytics.js'
 import { type Config, optionsFromEnv, redactedConfig, resolveConfig, type StoreOptions } from '../config.js'
 import {
   type MigrateResult,
@@ -532,6 +533,19 @@ export class Store {
    */
   interactionBuffer(options?: InteractionBufferOptions): InteractionBuffer {
     return new InteractionBuffer(this, validateInteraction, options)
+  }
+
+  /**
+   * Personality and interaction analytics for this tenant, answered from the real-time rollups:
+   * `store.analytics.personalities({ from, to, bucket })`, `store.analytics.interactions({ from, to,
+   * groupBy, bucket, failures })`.
+   */
+  get analytics(): Analytics {
+    return new Analytics({
+      tenantId: this.tenantId,
+      reader: () => this.app(),
+      retry: (fn) => this.core.retry(fn),
+    })
   }
 
   /**

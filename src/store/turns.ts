@@ -4,6 +4,7 @@
 // Every statement begins by calling robot_brain.use_tenant($1), and is shaped so that call runs before
 // any policy-protected row is read or written: inserted rows flow from it, and reads are LATERAL
 // subqueries parameterized by its result. So the tenant context costs no round trip of its own.
+import { personalityRollupCte } from '../analytics/rollups.js'
 import type { Queryable } from '../db/pool.js'
 import { type CursorKey, FAR_FUTURE_US } from './cursor.js'
 import { LIMITS } from './limits.js'
@@ -48,6 +49,7 @@ const TURN_COLUMNS = `c.id::text AS id, c.session_id, c.robot_personality, c.use
  * round trip. Sessions are upserted in id order, so two batches touching the same sessions lock them
  * in the same order and cannot deadlock. A turn's userId fills the session's user when it has none;
  * changing a session's user takes putSession or PATCH.
+ * The inserted turns are added to the personality rollups in the same statement.
  */
 const INSERT_TURNS = `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
@@ -86,7 +88,8 @@ s AS (
         last_active = greatest(s.last_active, excluded.last_active),
         user_id = coalesce(s.user_id, excluded.user_id)
   RETURNING s.id
-)
+),
+${personalityRollupCte('c', 's')}
 SELECT ${TURN_COLUMNS}, true AS created FROM c
 UNION ALL
 SELECT ${TURN_COLUMNS}, false AS created

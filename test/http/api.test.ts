@@ -371,14 +371,8 @@ describe(`HTTP API (${backendName()})`, () => {
       expectError(await server.call('GET', '/nothing/at/all'), 404, 'not_found')
     })
 
-    it('answers 501 for search and analytics, which come in a later version', async () => {
+    it('answers 501 for search, which comes in a later version', async () => {
       expectError(await server.call('GET', '/v1/search?q=robot'), 501, 'not_implemented', 'search')
-      expectError(await server.call('GET', '/v1/analytics/personalities'), 501, 'not_implemented')
-      expectError(
-        await server.call('GET', '/v1/analytics/interactions?groupBy=robotId'),
-        501,
-        'not_implemented',
-      )
       // Their parameters are checked already.
       expectError(await server.call('GET', '/v1/search?q=x&mode=psychic'), 400, 'validation_failed', 'mode')
     })

@@ -1,39 +1,45 @@
-// GET /v1/analytics/*: declared (so clients and the OpenAPI document know their shape), not built yet.
+// GET /v1/analytics/*: statistics per personality and per robot or interaction type, answered from
+// the real-time rollups (exact the moment a write is acknowledged).
 import type { FastifyInstance } from 'fastify'
-import { NotImplementedError } from '../errors.js'
-import { errorResponses, InteractionAnalyticsQuery, TimeRangeQuery } from '../schemas.js'
-
-const notYet = async (): Promise<never> => {
-  throw new NotImplementedError('analytics are not available in this version of robot-brain-db yet')
-}
+import {
+  InteractionAnalytics,
+  InteractionAnalyticsQuery,
+  PersonalityAnalytics,
+  PersonalityAnalyticsQuery,
+} from '../analytics-schemas.js'
+import { errorResponses } from '../schemas.js'
 
 export function analyticsRoutes(app: FastifyInstance): void {
-  app.get(
+  app.get<{ Querystring: PersonalityAnalyticsQuery }>(
     '/analytics/personalities',
     {
       schema: {
         summary: 'Statistics per robot personality',
-        description: 'Not available yet in this version: answers 501.',
+        description:
+          'Per personality: turns, distinct sessions, average user message and response length, over ' +
+          '[from, to) and optionally per bucket (UTC).',
         tags: ['analytics'],
         security: [{ bearerAuth: [] }],
-        querystring: TimeRangeQuery,
-        response: errorResponses(501),
+        querystring: PersonalityAnalyticsQuery,
+        response: { 200: PersonalityAnalytics, ...errorResponses() },
       },
     },
-    notYet,
+    async (request) => request.tenantStore.analytics.personalities(request.query),
   )
-  app.get(
+  app.get<{ Querystring: InteractionAnalyticsQuery }>(
     '/analytics/interactions',
     {
       schema: {
         summary: 'Interaction statistics by robot or by interaction type',
-        description: 'Not available yet in this version: answers 501.',
+        description:
+          'Per robotId or interactionType: count, successes, success rate, duration avg/p50/p95/p99/max ' +
+          'over [from, to), optionally per bucket (UTC), and optionally the latest failures.',
         tags: ['analytics'],
         security: [{ bearerAuth: [] }],
         querystring: InteractionAnalyticsQuery,
-        response: errorResponses(501),
+        response: { 200: InteractionAnalytics, ...errorResponses() },
       },
     },
-    notYet,
+    async (request) => request.tenantStore.analytics.interactions(request.query),
   )
 }

@@ -1,0 +1,88 @@
+// The time range and bucketing of an analytics query: validated, and split into the whole hours the
+// rollups answer and the partial hours at either end that are read from raw rows (at most two hours
+// of them), so any from/to, at any offset, gives exact figures.
+import { ValidationError } from '../errors.js'
+import * as v from '../store/validate.js'
+
+export const BUCKETS = ['hour', 'day', 'week', 'month'] as const
+export type Bucket = (typeof BUCKETS)[number]
+
+const HOUR_MS = 3_600_000
+/** Five years (with leap days): the longest range one query may cover. */
+export const MAX_RANGE_MS = (5 * 365 + 2) * 24 * HOUR_MS
+/** The default range when `from` is not given: the 30 days before `to`. */
+export const DEFAULT_RANGE_MS = 30 * 24 * HOUR_MS
+/** Most buckets one answer may list per key (an hour bucket over years would be huge). */
+export const MAX_BUCKETS = 10_000
+const BUCKET_MS: Record<Bucket, number> = {
+  hour: HOUR_MS,
+  day: 24 * HOUR_MS,
+  week: 7 * 24 * HOUR_MS,
+  month: 28 * 24 * HOUR_MS,
+}
+
+export interface RangeInput {
+  /** Inclusive; ISO 8601 with any offset, or a Date. Default: 30 days before `to`. */
+  from?: string | Date
+  /** Exclusive; default now. */
+  to?: string | Date
+  /** hour | day | week (ISO, from Monday) | month, in UTC. Without it, figures cover the whole range. */
+  bucket?: Bucket | null
+}
+
+export interface TimeRange {
+  from: Date
+  to: Date
+  bucket: Bucket | null
+  /** Whole hours [wholeFrom, wholeTo) answered from rollups; empty when wholeFrom >= wholeTo. */
+  wholeFrom: Date
+  wholeTo: Date
+  /** The hours holding the partial ends (read from raw rows); none when both ends are on the hour. */
+  edgeHours: Date[]
+}
+
+const floorHour = (ms: number) => Math.floor(ms / HOUR_MS) * HOUR_MS
+const ceilHour = (ms: number) => Math.ceil(ms / HOUR_MS) * HOUR_MS
+
+export function timeRange(input: RangeInput, now: Date = new Date()): TimeRange {
+  const to = input.to === undefined || input.to === null ? now : v.timestamp('to', input.to)
+  const from =
+    input.from === undefined || input.from === null
+      ? new Date(to.getTime() - DEFAULT_RANGE_MS)
+      : v.timestamp('from', input.from)
+  if (from.getTime() > to.getTime()) throw new ValidationError('from', 'must not be after to')
+  if (to.getTime() - from.getTime() > MAX_RANGE_MS) {
+    throw new ValidationError('to', 'must be at most 5 years after from')
+  }
+  const bucket = input.bucket === undefined || input.bucket === null ? null : input.bucket
+  if (bucket !== null && !(BUCKETS as readonly string[]).includes(bucket)) {
+    throw new ValidationError('bucket', `must be one of ${BUCKETS.join(', ')}`)
+  }
+  if (bucket && (to.getTime() - from.getTime()) / BUCKET_MS[bucket] > MAX_BUCKETS) {
+    throw new ValidationError(
+      'bucket',
+      `gives more than ${MAX_BUCKETS} buckets for this range: use a larger one`,
+    )
+  }
+  const wholeFrom = ceilHour(from.getTime())
+  const wholeTo = floorHour(to.getTime())
+  const edgeHours: Date[] = []
+  if (from.getTime() % HOUR_MS !== 0) edgeHours.push(new Date(floorHour(from.getTime())))
+  const lastHour = floorHour(to.getTime())
+  if (to.getTime() % HOUR_MS !== 0 && !edgeHours.some((h) => h.getTime() === lastHour)) {
+    edgeHours.push(new Date(lastHour))
+  }
+  return { from, to, bucket, wholeFrom: new Date(wholeFrom), wholeTo: new Date(wholeTo), edgeHours }
+}
+
+/** The SQL parameters every analytics query takes after the tenant: $2..$7. */
+export function rangeParams(r: TimeRange): unknown[] {
+  return [
+    r.from.toISOString(),
+    r.to.toISOString(),
+    r.wholeFrom.toISOString(),
+    r.wholeTo.toISOString(),
+    r.edgeHours.map((h) => h.toISOString()),
+    r.bucket,
+  ]
+}

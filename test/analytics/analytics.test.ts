@@ -1,0 +1,349 @@
+// Analytics from the real-time rollups against figures computed independently from the raw rows:
+// random data over month and day boundaries, ranges with offsets, every bucket, empty ranges, bad
+// input, tenant isolation, replays, deleted sessions and completed... on every backend.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { InteractionFigures } from '../../src/analytics/interactions.js'
+import type { Bucket } from '../../src/analytics/range.js'
+import { ValidationError } from '../../src/errors.js'
+import { newId } from '../../src/store/ids.js'
+import type { Store } from '../../src/store/store.js'
+import type { InteractionInput, TurnInput } from '../../src/store/types.js'
+import { backend, openTestStore, type TestStore } from '../support/store.js'
+import { rawInteractions, rawPersonalities } from './reference.js'
+
+/** A small deterministic generator (mulberry32), so a failure can be rerun with the same data. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+// The data spans 2026-01-30 18:00Z to 2026-03-02 06:00Z: a month boundary twice, many day boundaries.
+const START = Date.parse('2026-01-30T18:00:00Z')
+const SPAN = Date.parse('2026-03-02T06:00:00Z') - START
+const SEED = Number(process.env.ANALYTICS_SEED ?? 20261130)
+
+function makeTurns(random: () => number, n: number, tag: string): TurnInput[] {
+  return Array.from({ length: n }, () => ({
+    sessionId: `${tag}-s${Math.floor(random() * 25)}`,
+    robotPersonality: ['cheerful', 'stoic', 'pirate', 'poet'][Math.floor(random() * 4)] as string,
+    userMessage: 'u'.repeat(1 + Math.floor(random() * 300)),
+    robotResponse: 'r'.repeat(Math.floor(random() * 900)),
+    id: newId(),
+    createdAt: new Date(START + Math.floor(random() * SPAN)).toISOString(),
+  }))
+}
+
+function makeEvents(random: () => number, n: number): InteractionInput[] {
+  return Array.from({ length: n }, () => {
+    const shape = random()
+    // Zeros, small values (each its own bucket) and a long tail up to minutes.
+    const durationMs =
+      shape < 0.05 ? 0 : shape < 0.3 ? Math.floor(random() * 20) : Math.floor(Math.exp(random() * 12))
+    return {
+      robotId: `robot-${Math.floor(random() * 4)}`,
+      interactionType: ['wave', 'speak', 'navigate'][Math.floor(random() * 3)] as string,
+      durationMs,
+      success: random() < 0.8,
+      id: newId(),
+      createdAt: new Date(START + Math.floor(random() * SPAN)).toISOString(),
+      metadata: {},
+    }
+  })
+}
+
+describe(`analytics (${backend})`, () => {
+  let t: TestStore
+  let a: Store
+  let b: Store
+  const random = rng(SEED)
+  const turnsA = makeTurns(random, 400, 'a')
+  const eventsA = makeEvents(random, 3000)
+
+  beforeAll(async () => {
+    t = await openTestStore('analytics')
+    a = t.store.tenant('acme')
+    b = t.store.tenant('bravo')
+    // Concurrent turns: they go through group commit in multi-row batches.
+    for (let i = 0; i < turnsA.length; i += 50) {
+      await Promise.all(turnsA.slice(i, i + 50).map((turn) => a.recordTurn(turn)))
+    }
+    for (let i = 0; i < eventsA.length; i += 500) await a.recordInteractions(eventsA.slice(i, i + 500))
+    // Another tenant, same keys: must never show in acme's figures.
+    await Promise.all(makeTurns(random, 60, 'a').map((turn) => b.recordTurn(turn)))
+    await b.recordInteractions(makeEvents(random, 400))
+  }, 300_000)
+  afterAll(async () => {
+    await t?.cleanup()
+  })
+
+  async function expectPersonalitiesMatch(
+    store: Store,
+    tenant: string,
+    from: string,
+    to: string,
+    bucket: Bucket | null,
+  ) {
+    const got = await store.analytics.personalities({ from, to, bucket })
+    const fromIso = new Date(from).toISOString()
+    const toIso = new Date(to).toISOString()
+    const totals = await rawPersonalities(t, tenant, fromIso, toIso, null)
+    expect(got.personalities.map((p) => p.robotPersonality).sort()).toEqual(
+      totals.map((r) => r.robot_personality).sort(),
+    )
+    for (const raw of totals) {
+      const p = got.personalities.find((x) => x.robotPersonality === raw.robot_personality)
+      expect(p, raw.robot_personality).toBeDefined()
+      expect({ turns: p?.turns, sessions: p?.sessions }).toEqual({ turns: raw.turns, sessions: raw.sessions })
+      expect(p?.avgUserMessageLength).toBeCloseTo(raw.avg_user ?? Number.NaN, 9)
+      expect(p?.avgResponseLength).toBeCloseTo(raw.avg_response ?? Number.NaN, 9)
+    }
+    if (!bucket) {
+      for (const p of got.personalities) expect(p.buckets).toEqual([])
+      return got
+    }
+    const perBucket = await rawPersonalities(t, tenant, fromIso, toIso, bucket)
+    const flat = got.personalities.flatMap((p) =>
+      p.buckets.map((x) => ({ ...x, robotPersonality: p.robotPersonality })),
+    )
+    expect(flat).toHaveLength(perBucket.length)
+    for (const raw of perBucket) {
+      const x = flat.find((f) => f.robotPersonality === raw.robot_personality && f.start === raw.start)
+      expect(x, `${raw.robot_personality} ${raw.start}`).toBeDefined()
+      expect({ turns: x?.turns, sessions: x?.sessions }).toEqual({ turns: raw.turns, sessions: raw.sessions })
+      expect(x?.avgUserMessageLength).toBeCloseTo(raw.avg_user ?? Number.NaN, 9)
+    }
+    return got
+  }
+
+  async function expectInteractionsMatch(
+    store: Store,
+    tenant: string,
+    from: string,
+    to: string,
+    bucket: Bucket | null,
+    groupBy: 'robotId' | 'interactionType',
+  ) {
+    const got = await store.analytics.interactions({ from, to, bucket, groupBy })
+    const column = groupBy === 'robotId' ? 'robot_id' : 'interaction_type'
+    const fromIso = new Date(from).toISOString()
+    const toIso = new Date(to).toISOString()
+    const check = (g: InteractionFigures, raw: Awaited<ReturnType<typeof rawInteractions>>[number]) => {
+      expect({ count: g.count, successes: g.successes, max: g.durationMs.max }).toEqual({
+        count: raw.count,
+        successes: raw.successes,
+        max: raw.max,
+      })
+      expect(g.successRate).toBeCloseTo(raw.successes / raw.count, 12)
+      expect(g.durationMs.avg).toBeCloseTo(raw.avg, 9)
+      for (const q of ['p50', 'p95', 'p99'] as const) {
+        const est = g.durationMs[q] as number
+        expect(Math.abs(est - raw[q]), `${q}: ${est} vs exact ${raw[q]}`).toBeLessThanOrEqual(0.01 * raw[q])
+      }
+    }
+    const totals = await rawInteractions(t, tenant, fromIso, toIso, null, column)
+    expect(got.groups.map((g) => g.key).sort()).toEqual(totals.map((r) => r.key).sort())
+    for (const raw of totals) {
+      const g = got.groups.find((x) => x.key === raw.key)
+      expect(g).toBeDefined()
+      if (g) check(g, raw)
+    }
+    if (bucket) {
+      const perBucket = await rawInteractions(t, tenant, fromIso, toIso, bucket, column)
+      const flat = got.groups.flatMap((g) => g.buckets.map((x) => ({ ...x, key: g.key })))
+      expect(flat).toHaveLength(perBucket.length)
+      for (const raw of perBucket) {
+        const x = flat.find((f) => f.key === raw.key && f.start === raw.start)
+        expect(x, `${raw.key} ${raw.start}`).toBeDefined()
+        if (x) check(x, raw)
+      }
+    }
+    return got
+  }
+
+  it('matches the raw rows over the whole data, per month, week, day and hour', async () => {
+    const from = '2026-01-01T00:00:00Z'
+    const to = '2026-04-01T00:00:00Z'
+    const whole = await expectPersonalitiesMatch(a, 'acme', from, to, null)
+    expect(whole.personalities.reduce((s, p) => s + p.turns, 0)).toBe(turnsA.length)
+    for (const bucket of ['month', 'week', 'day'] as const) {
+      await expectPersonalitiesMatch(a, 'acme', from, to, bucket)
+      await expectInteractionsMatch(a, 'acme', from, to, bucket, 'robotId')
+    }
+    const i = await expectInteractionsMatch(a, 'acme', from, to, null, 'interactionType')
+    expect(i.groups.reduce((s, g) => s + g.count, 0)).toBe(eventsA.length)
+    await expectInteractionsMatch(
+      a,
+      'acme',
+      '2026-02-10T00:00:00Z',
+      '2026-02-12T00:00:00Z',
+      'hour',
+      'interactionType',
+    )
+  })
+
+  it('counts the partial hours at both ends exactly, with from/to given at any offset', async () => {
+    const ranges: Array<[string, string]> = [
+      ['2026-02-01T00:00:00+05:30', '2026-02-28T23:59:59.999-03:00'], // both ends mid-hour
+      ['2026-01-31T23:17:42.5Z', '2026-02-01T00:45:00Z'], // across the month boundary, under two hours
+      ['2026-02-14T10:15:00+01:00', '2026-02-14T10:40:00+01:00'], // inside one hour
+      ['2026-02-03T00:00:00Z', '2026-02-03T00:30:00Z'], // from on the hour, to inside the same hour
+    ]
+    for (const [from, to] of ranges) {
+      await expectPersonalitiesMatch(a, 'acme', from, to, 'day')
+      await expectInteractionsMatch(a, 'acme', from, to, 'day', 'robotId')
+      await expectInteractionsMatch(a, 'acme', from, to, null, 'interactionType')
+    }
+  })
+
+  it('puts a turn just before midnight UTC in that day and month, whatever offset the range uses', async () => {
+    const s = t.store.tenant('edges')
+    await s.recordTurn({
+      sessionId: 'e',
+      robotPersonality: 'p',
+      userMessage: 'x',
+      robotResponse: 'y',
+      createdAt: '2026-01-31T23:59:59.999Z',
+    })
+    await s.recordTurn({
+      sessionId: 'e',
+      robotPersonality: 'p',
+      userMessage: 'x',
+      robotResponse: 'y',
+      createdAt: '2026-02-01T00:00:00Z',
+    })
+    const got = await s.analytics.personalities({
+      from: '2026-01-31T20:00:00-05:00',
+      to: '2026-02-02T00:00:00Z',
+      bucket: 'month',
+    })
+    expect(got.from).toBe('2026-02-01T01:00:00.000Z')
+    // From 01:00Z on Feb 1: only the turn at midnight... which is before from: none in range.
+    expect(got.personalities).toEqual([])
+    const all = await s.analytics.personalities({
+      from: '2026-01-31T18:00:00-06:00',
+      to: '2026-02-01T01:00:00+01:00',
+      bucket: 'day',
+    })
+    // [2026-02-01T00:00Z, 2026-02-01T00:00Z): empty again; widen to include both.
+    expect(all.personalities).toEqual([])
+    const both = await s.analytics.personalities({
+      from: '2026-01-31T18:59:59-05:00',
+      to: '2026-02-01T00:00:00.001Z',
+      bucket: 'month',
+    })
+    expect(both.personalities).toHaveLength(1)
+    expect(both.personalities[0]?.buckets.map((x) => [x.start, x.turns])).toEqual([
+      ['2026-01-01T00:00:00.000Z', 1],
+      ['2026-02-01T00:00:00.000Z', 1],
+    ])
+    const days = await s.analytics.personalities({
+      from: '2026-01-31T00:00:00Z',
+      to: '2026-02-02T00:00:00Z',
+      bucket: 'day',
+    })
+    expect(days.personalities[0]?.buckets.map((x) => [x.start, x.turns])).toEqual([
+      ['2026-01-31T00:00:00.000Z', 1],
+      ['2026-02-01T00:00:00.000Z', 1],
+    ])
+  })
+
+  it('answers empty ranges with no groups', async () => {
+    const p = await a.analytics.personalities({
+      from: '2020-01-01T00:00:00Z',
+      to: '2020-02-01T00:00:00Z',
+      bucket: 'day',
+    })
+    expect(p.personalities).toEqual([])
+    const i = await a.analytics.interactions({
+      from: '2026-02-01T00:00:00Z',
+      to: '2026-02-01T00:00:00Z',
+      failures: 5,
+    })
+    expect(i.groups).toEqual([])
+    expect(i.latestFailures).toEqual([])
+  })
+
+  it('keeps tenants apart', async () => {
+    await expectPersonalitiesMatch(b, 'bravo', '2026-01-01T00:00:00Z', '2026-04-01T00:00:00Z', 'month')
+    await expectInteractionsMatch(
+      b,
+      'bravo',
+      '2026-01-01T00:00:00Z',
+      '2026-04-01T00:00:00Z',
+      'month',
+      'robotId',
+    )
+    const none = await t.store
+      .tenant('nobody')
+      .analytics.interactions({ from: '2026-01-01T00:00:00Z', to: '2026-04-01T00:00:00Z' })
+    expect(none.groups).toEqual([])
+  })
+
+  it('counts replayed turns and events once', async () => {
+    const range = { from: '2026-01-01T00:00:00Z', to: '2026-04-01T00:00:00Z' }
+    const before = await a.analytics.interactions(range)
+    const beforeTurns = await a.analytics.personalities(range)
+    const replayed = await a.recordInteractions(eventsA.slice(0, 200))
+    expect(replayed.inserted).toBe(0)
+    await Promise.all(turnsA.slice(0, 30).map((turn) => a.recordTurn(turn)))
+    expect(await a.analytics.interactions(range)).toEqual(before)
+    expect(await a.analytics.personalities(range)).toEqual(beforeTurns)
+  })
+
+  it('lists the latest failures of the range, newest first', async () => {
+    const from = '2026-02-01T00:00:00Z'
+    const to = '2026-02-15T00:00:00Z'
+    const got = await a.analytics.interactions({ from, to, failures: 7 })
+    const raw = await t.ownerQuery<{ id: string }>(
+      `SELECT id::text AS id FROM robot_brain.robot_interactions WHERE tenant_id = 'acme' AND NOT success
+         AND created_at >= $1 AND created_at < $2 ORDER BY created_at DESC, id DESC LIMIT 7`,
+      [from, to],
+    )
+    expect(got.latestFailures?.map((f) => f.id)).toEqual(raw.map((r) => r.id))
+  })
+
+  it('stays exact after sessions are deleted', async () => {
+    await a.deleteSession('a-s3')
+    await a.deleteSession('a-s7')
+    await expectPersonalitiesMatch(a, 'acme', '2026-01-01T00:00:00Z', '2026-04-01T00:00:00Z', 'day')
+    const rows = await t.ownerQuery<{ n: number }>(
+      `SELECT count(*)::int AS n FROM robot_brain.personality_rollups WHERE tenant_id = 'acme' AND session_id IN ('a-s3', 'a-s7')`,
+    )
+    expect(rows[0]?.n).toBe(0)
+  })
+
+  it('rejects bad input with an error naming the field', async () => {
+    const cases: Array<[() => Promise<unknown>, string]> = [
+      [() => a.analytics.personalities({ from: '2026-02-02T00:00:00Z', to: '2026-02-01T00:00:00Z' }), 'from'],
+      [() => a.analytics.interactions({ from: '2020-01-01T00:00:00Z', to: '2025-01-03T00:00:00Z' }), 'to'],
+      [() => a.analytics.interactions({ groupBy: 'robot' as never }), 'groupBy'],
+      [() => a.analytics.personalities({ bucket: 'year' as never }), 'bucket'],
+      [() => a.analytics.personalities({ from: 'yesterday' }), 'from'],
+      [() => a.analytics.interactions({ to: '2026-13-01T00:00:00Z' }), 'to'],
+      [() => a.analytics.interactions({ failures: 101 }), 'failures'],
+      [
+        () =>
+          a.analytics.personalities({
+            from: '2020-01-01T00:00:00Z',
+            to: '2025-01-01T00:00:00Z',
+            bucket: 'hour',
+          }),
+        'bucket',
+      ],
+    ]
+    for (const [call, field] of cases) {
+      const err = await call().then(
+        () => null,
+        (e: unknown) => e,
+      )
+      expect(err, field).toBeInstanceOf(ValidationError)
+      expect((err as ValidationError).field).toBe(field)
+    }
+  })
+})
