@@ -1,0 +1,177 @@
+// The rollups under the conditions that could break them: many concurrent writers (two stores, so two
+// group-commit queues) on the same sessions, hours and personalities while sessions are deleted; turns
+// updated in place; and the migration's backfill of rows stored before the rollups existed.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadMigrations, migrate } from '../../src/db/migrate.js'
+import { newId } from '../../src/store/ids.js'
+import { openStore, type Store } from '../../src/store/store.js'
+import { backend, openTestStore, storeOptions, type TestStore } from '../support/store.js'
+import { rawInteractions, rawPersonalities } from './reference.js'
+
+const FROM = '2026-01-01T00:00:00Z'
+const TO = '2026-04-01T00:00:00Z'
+
+async function expectExact(t: TestStore, store: Store, tenant: string): Promise<void> {
+  const got = await store.analytics.personalities({ from: FROM, to: TO, bucket: 'hour' })
+  const raw = await rawPersonalities(t, tenant, FROM, TO, 'hour')
+  const flat = got.personalities.flatMap((p) =>
+    p.buckets.map((b) => ({
+      start: b.start,
+      robot_personality: p.robotPersonality,
+      turns: b.turns,
+      sessions: b.sessions,
+      user: b.avgUserMessageLength,
+      response: b.avgResponseLength,
+    })),
+  )
+  flat.sort(
+    (a, b) => a.start.localeCompare(b.start) || a.robot_personality.localeCompare(b.robot_personality),
+  )
+  expect(
+    flat.map(({ start, robot_personality, turns, sessions }) => ({
+      start,
+      robot_personality,
+      turns,
+      sessions,
+    })),
+  ).toEqual(
+    raw.map(({ start, robot_personality, turns, sessions }) => ({
+      start,
+      robot_personality,
+      turns,
+      sessions,
+    })),
+  )
+  raw.forEach((r, i) => {
+    expect(flat[i]?.user).toBeCloseTo(r.avg_user ?? Number.NaN, 9)
+    expect(flat[i]?.response).toBeCloseTo(r.avg_response ?? Number.NaN, 9)
+  })
+}
+
+describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
+  let t: TestStore
+  let second: Store
+  beforeAll(async () => {
+    t = await openTestStore('rollups')
+    second = await openStore(storeOptions(t.db))
+  }, 300_000)
+  afterAll(async () => {
+    await second?.close()
+    await t?.cleanup()
+  })
+
+  it('stays exact with concurrent writers on shared sessions and hours while sessions are deleted', async () => {
+    const stores = [t.store.tenant('busy'), second.tenant('busy')]
+    const hours = ['2026-02-01T10:', '2026-02-01T11:', '2026-02-01T12:']
+    const writes: Array<Promise<unknown>> = []
+    for (let i = 0; i < 600; i++) {
+      const store = stores[i % 2] as Store
+      writes.push(
+        store.recordTurn({
+          sessionId: `s${i % 12}`,
+          robotPersonality: ['a', 'b', 'c'][i % 3] as string,
+          userMessage: 'x'.repeat(1 + (i % 17)),
+          robotResponse: 'y'.repeat(i % 23),
+          id: newId(),
+          createdAt: `${hours[(i * 7) % 3]}${String(i % 60).padStart(2, '0')}:00Z`,
+        }),
+      )
+      if (i === 299) {
+        // The sessions exist by now; they are deleted while the second half is being written.
+        await Promise.all(writes.splice(0))
+        writes.push(
+          stores[0]?.deleteSession('s1') as Promise<void>,
+          stores[1]?.deleteSession('s2') as Promise<void>,
+        )
+      }
+    }
+    const results = await Promise.allSettled(writes)
+    const failed = results.filter((r) => r.status === 'rejected')
+    expect(failed.map((f) => String((f as PromiseRejectedResult).reason))).toEqual([])
+    await expectExact(t, stores[0] as Store, 'busy')
+    // Concurrent event batches on the same hour and keys.
+    const events = Array.from({ length: 8 }, (_, b) =>
+      Array.from({ length: 250 }, (_, i) => ({
+        robotId: `r${i % 3}`,
+        interactionType: 'wave',
+        durationMs: (b * 250 + i) % 1000,
+        success: i % 5 !== 0,
+        id: newId(),
+        createdAt: `2026-02-01T10:${String(i % 60).padStart(2, '0')}:00Z`,
+      })),
+    )
+    await Promise.all(events.map((batch, b) => (stores[b % 2] as Store).recordInteractions(batch)))
+    const got = await (stores[1] as Store).analytics.interactions({ from: FROM, to: TO })
+    const raw = await rawInteractions(t, 'busy', FROM, TO, null, 'robot_id')
+    expect(got.groups.map((g) => [g.key, g.count, g.successes, g.durationMs.max])).toEqual(
+      raw.map((r) => [r.key, r.count, r.successes, r.max]),
+    )
+  })
+
+  it('follows turns updated in place (an answer changed or added), and ignores other updates', async () => {
+    const s = t.store.tenant('edits')
+    const turn = await s.recordTurn({
+      sessionId: 'e1',
+      robotPersonality: 'p',
+      userMessage: 'abc',
+      robotResponse: 'short',
+      createdAt: '2026-02-03T04:05:06Z',
+    })
+    await s.recordTurn({
+      sessionId: 'e1',
+      robotPersonality: 'p',
+      userMessage: 'abcdef',
+      robotResponse: 'r',
+      createdAt: '2026-02-03T04:15:06Z',
+    })
+    await t.ownerQuery(
+      `UPDATE robot_brain.conversations SET robot_response = repeat('z', 40) WHERE id = $1`,
+      [turn.id],
+    )
+    await t.ownerQuery(
+      `UPDATE robot_brain.conversations SET metadata = '{"seen": true}' WHERE tenant_id = 'edits'`,
+    )
+    await expectExact(t, s, 'edits')
+    const [p] = (await s.analytics.personalities({ from: FROM, to: TO })).personalities
+    expect(p?.avgResponseLength).toBe(41 / 2)
+  })
+
+  it('backfills rows stored before the rollups existed, when the migration runs', async () => {
+    const db = await openTestStore('rollups_backfill', { migrate: false })
+    try {
+      const before = loadMigrations().filter((m) => m.version < 6)
+      await migrate(db.store.transport.owner, {}, before)
+      await db.ownerQuery(
+        `INSERT INTO robot_brain.sessions (tenant_id, id) VALUES ('old', 'o1'), ('old', 'o2')`,
+      )
+      await db.ownerQuery(
+        `INSERT INTO robot_brain.conversations (tenant_id, id, session_id, robot_personality, user_message, robot_response, created_at)
+         SELECT 'old', gen_random_uuid(), 'o' || (1 + i % 2), 'p' || (i % 3), repeat('u', i % 50), repeat('r', i % 70),
+                timestamptz '2026-02-27T00:00:00Z' + i * interval '37 minutes'
+         FROM generate_series(1, 500) i`,
+      )
+      await db.ownerQuery(
+        `INSERT INTO robot_brain.robot_interactions (tenant_id, id, robot_id, interaction_type, duration_ms, success, created_at)
+         SELECT 'old', gen_random_uuid(), 'r' || (i % 4), 't' || (i % 2), (i * 7919) % 5000, i % 3 <> 0,
+                timestamptz '2026-02-27T00:00:00Z' + i * interval '3 minutes'
+         FROM generate_series(1, 2000) i`,
+      )
+      await db.store.migrate()
+      const s = db.store.tenant('old')
+      await expectExact(db, s, 'old')
+      const got = await s.analytics.interactions({ from: FROM, to: TO, groupBy: 'robotId', bucket: 'day' })
+      const raw = await rawInteractions(db, 'old', FROM, TO, 'day', 'robot_id')
+      const flat = got.groups.flatMap((g) => g.buckets.map((b) => ({ key: g.key, ...b })))
+      expect(flat).toHaveLength(raw.length)
+      for (const r of raw) {
+        const b = flat.find((x) => x.key === r.key && x.start === r.start)
+        expect([b?.count, b?.successes, b?.durationMs.max]).toEqual([r.count, r.successes, r.max])
+        for (const q of ['p50', 'p95', 'p99'] as const) {
+          expect(Math.abs((b?.durationMs[q] ?? Number.NaN) - r[q])).toBeLessThanOrEqual(0.01 * r[q])
+        }
+      }
+    } finally {
+      await db.cleanup()
+    }
+  })
+})
