@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadMigrations, migrate } from '../../src/db/migrate.js'
 import { newId } from '../../src/store/ids.js'
 import { openStore, type Store } from '../../src/store/store.js'
-import { backend, openTestStore, storeOptions, type TestStore } from '../support/store.js'
+import { backend, openTestStore, serverBackend, storeOptions, type TestStore } from '../support/store.js'
 import { rawInteractions, rawPersonalities } from './reference.js'
 
 const FROM = '2026-01-01T00:00:00Z'
@@ -53,10 +53,11 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
   let second: Store
   beforeAll(async () => {
     t = await openTestStore('rollups')
-    second = await openStore(storeOptions(t.db))
+    // PGlite is one process's database: there the second writer shares the store (one connection).
+    second = serverBackend ? await openStore(storeOptions(t.db)) : t.store
   }, 300_000)
   afterAll(async () => {
-    await second?.close()
+    if (serverBackend) await second?.close()
     await t?.cleanup()
   })
 

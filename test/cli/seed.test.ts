@@ -154,6 +154,29 @@ describe(`seed command (${backend})`, () => {
     expect(await digests(a)).toEqual(before)
   }, 300_000)
 
+  it('fills the analytics rollups exactly, once even when replayed (analytics see seeded data)', async () => {
+    const [turns, events] = await ownerQuery<{ rollup: string; raw: string }>(a, [
+      `SELECT (SELECT json_agg(r ORDER BY r.tenant_id, r.h, r.robot_personality, r.session_id)::text FROM (
+                 SELECT tenant_id, hour AS h, robot_personality, session_id, turns::int AS n, user_chars::bigint AS uc,
+                        response_chars::bigint AS rc FROM robot_brain.personality_rollups) r) AS rollup,
+              (SELECT json_agg(r ORDER BY r.tenant_id, r.h, r.robot_personality, r.session_id)::text FROM (
+                 SELECT tenant_id, date_trunc('hour', created_at, 'UTC') AS h, robot_personality, session_id, count(*)::int AS n,
+                        sum(char_length(user_message))::bigint AS uc, sum(char_length(robot_response))::bigint AS rc
+                 FROM robot_brain.conversations GROUP BY 1, 2, 3, 4) r) AS raw`,
+      `SELECT (SELECT json_agg(r ORDER BY r.tenant_id, r.h, r.robot_id, r.interaction_type)::text FROM (
+                 SELECT tenant_id, hour AS h, robot_id, interaction_type, events::int AS n, successes::int AS ok,
+                        duration_sum::bigint AS total, duration_max AS top FROM robot_brain.interaction_rollups) r) AS rollup,
+              (SELECT json_agg(r ORDER BY r.tenant_id, r.h, r.robot_id, r.interaction_type)::text FROM (
+                 SELECT tenant_id, date_trunc('hour', created_at, 'UTC') AS h, robot_id, interaction_type, count(*)::int AS n,
+                        count(*) FILTER (WHERE success)::int AS ok, sum(duration_ms)::bigint AS total, max(duration_ms) AS top
+                 FROM robot_brain.robot_interactions GROUP BY 1, 2, 3, 4) r) AS raw`,
+    ])
+    expect(turns?.[0]?.raw).toBeTruthy()
+    expect(turns?.[0]?.rollup).toBe(turns?.[0]?.raw)
+    expect(events?.[0]?.raw).toBeTruthy()
+    expect(events?.[0]?.rollup).toBe(events?.[0]?.raw)
+  })
+
   it('seeds another tenant with chosen personalities and prints a text summary', async () => {
     const r = await cli(
       [
