@@ -1,10 +1,12 @@
-// Numbered plain-SQL migrations: applied in order, each in one transaction, recorded with a checksum.
+// Numbered plain-SQL migrations: applied in order, each in one transaction, recorded with a checksum;
+// then their online steps (online-steps.ts), which must not run inside one transaction.
 // Two processes migrating at once serialize on a transaction-scoped advisory lock, so the second
 // finds the work done. Runs on the owner pool (the direct URL): DDL does not belong on a pooler.
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { MigrationError } from '../errors.js'
+import { type OnlineStepOptions, runOnlineSteps } from './online-steps.js'
 import type { DbClient, DbPool } from './pool.js'
 import { withTransaction } from './pool.js'
 
@@ -128,7 +130,7 @@ export async function migrationStatus(
 
 export async function migrate(
   pool: DbPool,
-  options: { dryRun?: boolean } = {},
+  options: { dryRun?: boolean; onlineSteps?: OnlineStepOptions } = {},
   known: Migration[] = loadMigrations(),
 ): Promise<MigrateResult> {
   if (options.dryRun) {
@@ -159,6 +161,9 @@ export async function migrate(
     })
     if (ran) done.push(migration)
   }
+  // The slow parts of migrations (backfills, indexes built CONCURRENTLY) run after them, outside
+  // any long transaction, in batches that record their progress: see online-steps.ts.
+  await runOnlineSteps(pool, options.onlineSteps)
   return { applied: done, pending: [], dryRun: false }
 }
 

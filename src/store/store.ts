@@ -11,6 +11,7 @@ import {
   schemaIsCurrent,
 } from '../db/migrate.js'
 import { explainOwnerError } from '../db/owner-check.js'
+import type { OnlineStepOptions } from '../db/online-steps.js'
 import type { DbPool, Transport } from '../db/pool.js'
 import { type RetryHooks, withRetry } from '../db/retry.js'
 import { applyPooledStatementTimeout, type PooledTimeoutResult } from '../db/statement-timeout.js'
@@ -239,10 +240,11 @@ export class Store {
   }
 
   /** Applies pending migrations (on the direct URL, as the owner). Same as `robot-brain-db migrate`. */
-  async migrate(options: { dryRun?: boolean } = {}): Promise<MigrateResult> {
+  async migrate(options: { dryRun?: boolean; onlineSteps?: OnlineStepOptions } = {}): Promise<MigrateResult> {
     const owner = this.core.transport.owner
+    const onlineSteps = { concurrently: this.core.transport.driver !== 'pglite', ...options.onlineSteps }
     const result = await this.core
-      .retry(() => migrate(owner, options))
+      .retry(() => migrate(owner, { dryRun: options.dryRun, onlineSteps }))
       .catch(async (err) => Promise.reject(await explainOwnerError(err, owner)))
     if (!options.dryRun) await this.core.applyStatementTimeout()
     this.core.resetReady()

@@ -1,0 +1,209 @@
+// Online steps: the slow half of a migration, run after its SQL file, on a live database.
+//
+// A migration file runs in one transaction and must change catalogs only (ADD COLUMN without a
+// default, CREATE TABLE, CREATE FUNCTION): that holds its locks for milliseconds. Whatever reads or
+// writes every row (a backfill, an index) is an online step here instead:
+//   - it runs outside any long transaction: each batch commits on its own, and indexes on a server
+//     are built CREATE INDEX CONCURRENTLY, partition by partition, then attached to the parent;
+//   - it records its progress in robot_brain.schema_online_steps after every batch, so a run that
+//     is interrupted (crash, Ctrl-C, deploy) resumes where it stopped at the next `migrate`;
+//   - it is idempotent: two processes running it at once, or a rerun, do no harm.
+// Later migrations add their steps to STEPS under their version number.
+import type { DbPool } from './pool.js'
+
+export interface OnlineStepOptions {
+  /** CREATE INDEX CONCURRENTLY (a server). The embedded database has one connection: plain. */
+  concurrently?: boolean
+  /** Rows per backfill batch (default 2000). */
+  batchSize?: number
+  /** Called after each batch and step. */
+  onProgress?: (step: string, detail: string) => void
+  /** Stop after this many batches (tests of resumption). */
+  maxBatches?: number
+}
+
+interface StepContext {
+  pool: DbPool
+  options: Required<Omit<OnlineStepOptions, 'onProgress' | 'maxBatches'>> & OnlineStepOptions
+  progress: Record<string, unknown>
+  save(progress: Record<string, unknown>): Promise<void>
+  /** Counts a batch; false when maxBatches is reached (stop, progress saved). */
+  batch(): boolean
+}
+
+interface OnlineStep {
+  version: number
+  name: string
+  /** Returns true when finished, false when stopped early (maxBatches). */
+  run(ctx: StepContext): Promise<boolean>
+}
+
+const STEPS: OnlineStep[] = [
+  { version: 5, name: 'backfill_search_vector', run: backfillSearchVector },
+  {
+    version: 5,
+    name: 'search_vector_index',
+    run: (ctx) =>
+      partitionedIndex(ctx, 'conversations', 'conversations_search_idx', '_search_idx', 'USING gin (search_vector)'),
+  },
+]
+
+/** Runs every online step whose migration is applied and which is not done yet. */
+export async function runOnlineSteps(pool: DbPool, options: OnlineStepOptions = {}): Promise<boolean> {
+  const has = await pool.query<{ t: string | null }>(
+    "SELECT to_regclass('robot_brain.schema_online_steps')::text AS t",
+  )
+  if (!has.rows[0]?.t) return true
+  const applied = new Set(
+    (await pool.query<{ version: number }>('SELECT version FROM robot_brain.schema_migrations')).rows.map(
+      (r) => r.version,
+    ),
+  )
+  let batches = 0
+  for (const step of STEPS) {
+    if (!applied.has(step.version)) continue
+    const { rows } = await pool.query<{ progress: Record<string, unknown>; done: boolean }>({
+      text: `INSERT INTO robot_brain.schema_online_steps (version, step) VALUES ($1, $2)
+             ON CONFLICT (version, step) DO UPDATE SET version = excluded.version
+             RETURNING progress, done_at IS NOT NULL AS done`,
+      values: [step.version, step.name],
+    })
+    if (rows[0]?.done) continue
+    const ctx: StepContext = {
+      pool,
+      options: { concurrently: true, batchSize: 2000, ...options },
+      progress: rows[0]?.progress ?? {},
+      save: async (progress) => {
+        ctx.progress = progress
+        await pool.query({
+          text: 'UPDATE robot_brain.schema_online_steps SET progress = $3 WHERE version = $1 AND step = $2',
+          values: [step.version, step.name, JSON.stringify(progress)],
+        })
+      },
+      batch: () => {
+        batches++
+        return options.maxBatches === undefined || batches <= options.maxBatches
+      },
+    }
+    if (!(await step.run(ctx))) return false
+    await pool.query({
+      text: 'UPDATE robot_brain.schema_online_steps SET done_at = now() WHERE version = $1 AND step = $2',
+      values: [step.version, step.name],
+    })
+    options.onProgress?.(step.name, 'done')
+  }
+  return true
+}
+
+/** Online steps not finished yet (for `migrate --status` and readiness). */
+export async function pendingOnlineSteps(pool: DbPool): Promise<string[]> {
+  const has = await pool.query<{ t: string | null }>(
+    "SELECT to_regclass('robot_brain.schema_online_steps')::text AS t",
+  )
+  if (!has.rows[0]?.t) return []
+  const { rows } = await pool.query<{ version: number; step: string }>(
+    'SELECT version, step FROM robot_brain.schema_online_steps WHERE done_at IS NOT NULL',
+  )
+  const applied = new Set(
+    (await pool.query<{ version: number }>('SELECT version FROM robot_brain.schema_migrations')).rows.map(
+      (r) => r.version,
+    ),
+  )
+  return STEPS.filter(
+    (s) => applied.has(s.version) && !rows.some((r) => r.version === s.version && r.step === s.name),
+  ).map((s) => `${String(s.version).padStart(4, '0')}:${s.name}`)
+}
+
+/**
+ * Fills search_vector of turns stored before migration 0005, in primary-key order, one committed
+ * batch at a time (row locks on one batch only, for milliseconds). New turns get theirs from the
+ * insert trigger, so only old rows are NULL.
+ */
+const BACKFILL_SEARCH_VECTOR = `
+WITH batch AS MATERIALIZED (
+  SELECT tenant_id, id, created_at FROM robot_brain.conversations
+  WHERE (tenant_id, id, created_at) > ($1::text, $2::uuid, $3::timestamptz)
+  ORDER BY tenant_id, id, created_at
+  LIMIT $4
+),
+filled AS (
+  UPDATE robot_brain.conversations c
+     SET search_vector = robot_brain.turn_search_vector(c.user_message, c.robot_response)
+    FROM batch b
+   WHERE c.tenant_id = b.tenant_id AND c.id = b.id AND c.created_at = b.created_at
+     AND c.search_vector IS NULL
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM filled)::integer AS filled,
+       last.tenant_id, last.id::text AS id, last.created_at::text AS created_at
+FROM (SELECT * FROM batch ORDER BY tenant_id DESC, id DESC, created_at DESC LIMIT 1) last`
+
+async function backfillSearchVector(ctx: StepContext): Promise<boolean> {
+  let key = ctx.progress as { tenantId?: string; id?: string; createdAt?: string; filled?: number }
+  let filled = key.filled ?? 0
+  for (;;) {
+    if (!ctx.batch()) return false
+    const { rows } = await ctx.pool.query<{ filled: number; tenant_id: string; id: string; created_at: string }>({
+      text: BACKFILL_SEARCH_VECTOR,
+      values: [
+        key.tenantId ?? '',
+        key.id ?? '00000000-0000-0000-0000-000000000000',
+        key.createdAt ?? '-infinity',
+        ctx.options.batchSize,
+      ],
+    })
+    const last = rows[0]
+    if (!last) return true
+    filled += last.filled
+    key = { tenantId: last.tenant_id, id: last.id, createdAt: last.created_at, filled }
+    await ctx.save(key)
+    ctx.options.onProgress?.('backfill_search_vector', `${filled} turns filled`)
+  }
+}
+
+/**
+ * An index on a partitioned table without blocking writes: the parent's index is created ON ONLY
+ * (no partition scanned; new partitions get theirs when created), each partition's index is built
+ * CONCURRENTLY and attached; the parent's becomes valid when the last one is attached. An invalid
+ * index left by an interrupted CONCURRENTLY build is dropped and rebuilt.
+ */
+async function partitionedIndex(
+  ctx: StepContext,
+  table: string,
+  parentIndex: string,
+  suffix: string,
+  definition: string,
+): Promise<boolean> {
+  const { pool } = ctx
+  await pool.query(
+    `CREATE INDEX IF NOT EXISTS ${parentIndex} ON ONLY robot_brain.${table} ${definition}`,
+  )
+  const { rows: parts } = await pool.query<{ name: string }>({
+    text: `SELECT c.relname AS name FROM pg_inherits i
+           JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = $1::regclass ORDER BY c.relname`,
+    values: [`robot_brain.${table}`],
+  })
+  for (const { name } of parts) {
+    if (!ctx.batch()) return false
+    // The partition may already have an index attached to the parent's (made with the partition).
+    const { rows: attached } = await pool.query<{ name: string; valid: boolean }>({
+      text: `SELECT c.relname AS name, x.indisvalid AS valid FROM pg_inherits i
+             JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_index x ON x.indexrelid = c.oid
+             WHERE i.inhparent = $1::regclass AND x.indrelid = $2::regclass`,
+      values: [`robot_brain.${parentIndex}`, `robot_brain.${name}`],
+    })
+    if (attached.some((a) => a.valid)) continue
+    const index = `${name}${suffix}`.slice(0, 63)
+    const { rows: existing } = await pool.query<{ valid: boolean }>({
+      text: `SELECT x.indisvalid AS valid FROM pg_index x WHERE x.indexrelid = to_regclass($1)`,
+      values: [`robot_brain.${index}`],
+    })
+    if (existing[0] && !existing[0].valid) await pool.query(`DROP INDEX IF EXISTS robot_brain.${index}`)
+    const concurrently = ctx.options.concurrently ? 'CONCURRENTLY' : ''
+    await pool.query(`CREATE INDEX ${concurrently} IF NOT EXISTS ${index} ON robot_brain.${name} ${definition}`)
+    await pool.query(`ALTER INDEX robot_brain.${parentIndex} ATTACH PARTITION robot_brain.${index}`)
+    ctx.options.onProgress?.(parentIndex, `${name} indexed`)
+  }
+  return true
+}
