@@ -44,7 +44,13 @@ const STEPS: OnlineStep[] = [
     version: 5,
     name: 'search_vector_index',
     run: (ctx) =>
-      partitionedIndex(ctx, 'conversations', 'conversations_search_idx', '_search_idx', 'USING gin (search_vector)'),
+      partitionedIndex(
+        ctx,
+        'conversations',
+        'conversations_search_idx',
+        '_search_idx',
+        'USING gin (search_vector)',
+      ),
   },
 ]
 
@@ -143,7 +149,12 @@ async function backfillSearchVector(ctx: StepContext): Promise<boolean> {
   let filled = key.filled ?? 0
   for (;;) {
     if (!ctx.batch()) return false
-    const { rows } = await ctx.pool.query<{ filled: number; tenant_id: string; id: string; created_at: string }>({
+    const { rows } = await ctx.pool.query<{
+      filled: number
+      tenant_id: string
+      id: string
+      created_at: string
+    }>({
       text: BACKFILL_SEARCH_VECTOR,
       values: [
         key.tenantId ?? '',
@@ -175,9 +186,7 @@ async function partitionedIndex(
   definition: string,
 ): Promise<boolean> {
   const { pool } = ctx
-  await pool.query(
-    `CREATE INDEX IF NOT EXISTS ${parentIndex} ON ONLY robot_brain.${table} ${definition}`,
-  )
+  await pool.query(`CREATE INDEX IF NOT EXISTS ${parentIndex} ON ONLY robot_brain.${table} ${definition}`)
   const { rows: parts } = await pool.query<{ name: string }>({
     text: `SELECT c.relname AS name FROM pg_inherits i
            JOIN pg_class c ON c.oid = i.inhrelid
@@ -201,7 +210,9 @@ async function partitionedIndex(
     })
     if (existing[0] && !existing[0].valid) await pool.query(`DROP INDEX IF EXISTS robot_brain.${index}`)
     const concurrently = ctx.options.concurrently ? 'CONCURRENTLY' : ''
-    await pool.query(`CREATE INDEX ${concurrently} IF NOT EXISTS ${index} ON robot_brain.${name} ${definition}`)
+    await pool.query(
+      `CREATE INDEX ${concurrently} IF NOT EXISTS ${index} ON robot_brain.${name} ${definition}`,
+    )
     await pool.query(`ALTER INDEX robot_brain.${parentIndex} ATTACH PARTITION robot_brain.${index}`)
     ctx.options.onProgress?.(parentIndex, `${name} indexed`)
   }

@@ -28,10 +28,19 @@ $$;
 
 -- Filled on every insert and on any change of the text, whatever writes the row (the turn
 -- writer, imports, restores, a later answer to a pending turn).
+-- A changed text (a pending turn answered later) also makes its vectors stale: they are dropped
+-- and the turn queued again. (Defined before the queue tables; resolved when it runs.)
 CREATE FUNCTION robot_brain.conversations_fill_search_vector() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   NEW.search_vector := robot_brain.turn_search_vector(NEW.user_message, NEW.robot_response);
+  IF TG_OP = 'UPDATE' AND (NEW.user_message IS DISTINCT FROM OLD.user_message
+                           OR NEW.robot_response IS DISTINCT FROM OLD.robot_response) THEN
+    DELETE FROM robot_brain.embeddings e WHERE e.tenant_id = OLD.tenant_id AND e.turn_id = OLD.id;
+    INSERT INTO robot_brain.embedding_queue (tenant_id, turn_id, created_at)
+    VALUES (NEW.tenant_id, NEW.id, NEW.created_at)
+    ON CONFLICT (tenant_id, turn_id) DO UPDATE SET next_attempt_at = now(), attempts = 0;
+  END IF;
   RETURN NEW;
 END
 $$;

@@ -17,6 +17,13 @@ import { type RetryHooks, withRetry } from '../db/retry.js'
 import { applyPooledStatementTimeout, type PooledTimeoutResult } from '../db/statement-timeout.js'
 import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../errors.js'
 import { INSPECT_CUSTOM } from '../portable-types.js'
+import { buildContext, CONTEXT_LIMITS } from '../search/context.js'
+import type { Embedder } from '../search/embedders/embedder.js'
+import { embedderFromEnv } from '../search/embedders/index.js'
+import { SearchEngine } from '../search/engine.js'
+import { validateFilters, validateSearch } from '../search/filters.js'
+import type { BatchResult } from '../search/queue.js'
+import type { ContextOptions, ContextResult, SearchOptions, SearchResponse } from '../search/types.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { GroupCommit } from './group-commit.js'
 import { isUuid } from './ids.js'
@@ -68,6 +75,13 @@ import * as v from './validate.js'
 
 export const DEFAULT_TENANT = 'default'
 
+/**
+ * openStore's options: the connection (StoreOptions) and the embedder. `embedder` undefined: from
+ * the environment (EMBEDDINGS_URL → an OpenAI-compatible endpoint, EMBEDDINGS=off → none, else the
+ * built-in model); null: no embeddings; or any object with model, dimensions and embed().
+ */
+export type OpenStoreOptions = StoreOptions & { embedder?: Embedder | null }
+
 /** Shared by every tenant view of one opened store. */
 class StoreCore {
   /** The role application connections switch to, decided once the schema exists (null: none). */
@@ -90,10 +104,14 @@ class StoreCore {
     return () => this.retryObservers.delete(hooks)
   }
 
+  readonly search: SearchEngine
+
   constructor(
     readonly config: Config,
     readonly transport: Transport,
+    embedder: Embedder | null,
   ) {
+    this.search = new SearchEngine(transport, embedder, (fn) => this.retry(fn))
     if (config.groupCommit.enabled) {
       // PGlite has one connection: one batch at a time, so every turn that waits joins the next one.
       const slots = transport.driver === 'pglite' ? 1 : config.poolMax
@@ -192,6 +210,7 @@ class StoreCore {
   }
 
   async close(): Promise<void> {
+    await this.search.close()
     await this.transport.close()
   }
 }
@@ -287,11 +306,20 @@ export class Store {
   /** Like recordTurn, and says whether the turn was new (false: a replay of a stored id). */
   async recordTurnResult(input: TurnInput): Promise<RecordTurnResult> {
     const turn = validateTurn(input)
+    const embedding = validateEmbedding(input.embedding)
     const db = await this.app()
     const written = this.core.turnWriter
       ? await this.core.turnWriter.submit(this.tenantId, turn)
       : ((await this.core.writeTurns(this.tenantId, [turn]))[0] ?? null)
-    if (written?.created) return { turn: toTurn(written), created: true }
+    if (written?.created) {
+      if (embedding) {
+        await this.core.search.storeClientVectors(this.tenantId, [
+          { turnId: written.id, createdAt: turn.createdAt, model: embedding.model, vector: embedding.vector },
+        ])
+      }
+      this.core.search.poke()
+      return { turn: toTurn(written), created: true }
+    }
     // Stored before: by an earlier call (the statement returned it), or by a concurrent statement
     // this one did not see (rare: look it up).
     const stored = written ?? (await this.core.retry(() => turnsById(db, this.tenantId, [turn.id])))[0]
@@ -570,6 +598,106 @@ export class Store {
     await this.core.retry(() => refreshSessionStats(this.core.transport.owner))
   }
 
+  /**
+   * Searches this tenant's turns: `fulltext` (web-search syntax), `semantic` (vectors of the configured
+   * embedder) or `hybrid` (both, fused by reciprocal rank). The default is hybrid where this tenant has
+   * vectors of the configured model, else fulltext. Filters apply to every mode.
+   */
+  async search(options: SearchOptions): Promise<SearchResponse> {
+    const s = validateSearch(options)
+    await this.app()
+    return this.core.search.search(this.tenantId, s)
+  }
+
+  /**
+   * Context for an LLM: the newest turns of the session that fit `maxTokens` (oldest first), and with
+   * `query`, older turns of the session's user (or of the session) that match it, in the same budget.
+   */
+  async context(sessionId: string, options: ContextOptions = {}): Promise<ContextResult> {
+    const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
+    const o = options === undefined || options === null ? {} : v.requireObject('options', options)
+    const maxTokens = v.limit(
+      'maxTokens',
+      o.maxTokens,
+      CONTEXT_LIMITS.maxTokensDefault,
+      CONTEXT_LIMITS.maxTokensMax,
+    )
+    const query =
+      o.query === undefined || o.query === null || o.query === ''
+        ? undefined
+        : validateSearch({ query: o.query as string }).query
+    const db = await this.app()
+    const user = await this.core.retry(() => sessionUser(db, this.tenantId, sid))
+    if (user === undefined) throw new NotFoundError(`session ${JSON.stringify(sid)} not found`)
+    const filters = validateFilters(user ? { userId: user } : { sessionId: sid })
+    return buildContext(
+      {
+        history: async (before, limit) => this.history(sid, { before, limit }),
+        search: async (q, limit) => {
+          const mode = await this.core.search.defaultMode(this.tenantId)
+          return this.core.search.search(this.tenantId, { query: q, mode, filters, limit })
+        },
+      },
+      maxTokens,
+      query,
+    )
+  }
+
+  /** Turns waiting for a vector by the configured embedder (all tenants). */
+  embeddingBacklog(): Promise<number> {
+    return this.core.search.backlog()
+  }
+
+  /** The embedder vectors are computed with (null: embeddings off). */
+  get embedder(): Embedder | null {
+    return this.core.search.embedder
+  }
+
+  /**
+   * Computes pending embeddings until the queue has nothing due (the `embed` command). With `backfill`,
+   * first queues every turn that has no vector by the configured model. Resumable: the queue is in the
+   * database, so an interrupted run loses nothing.
+   */
+  async embedPending(
+    options: {
+      backfill?: boolean
+      batchSize?: number
+      onProgress?: (p: { queued: number; embedded: number; failed: number; backlog: number }) => void
+    } = {},
+  ): Promise<{ queued: number; embedded: number; failed: number }> {
+    await this.core.search.prepareIndex()
+    let queued = 0
+    if (options.backfill) {
+      queued = await this.core.search.enqueueMissing((n) =>
+        options.onProgress?.({ queued: n, embedded: 0, failed: 0, backlog: -1 }),
+      )
+    }
+    let embedded = 0
+    let failed = 0
+    for (;;) {
+      const r: BatchResult = await this.core.retry(() =>
+        this.core.search.workBatch({ batchSize: options.batchSize }),
+      )
+      if (r.claimed === 0) break
+      embedded += r.embedded
+      failed += r.failed
+      if (options.onProgress) {
+        const backlog = await this.core.search.backlog()
+        options.onProgress({ queued, embedded, failed, backlog })
+      }
+    }
+    return { queued, embedded, failed }
+  }
+
+  /** Works the embedding queue in the background (serve does this) until stopEmbeddingWorker/close. */
+  startEmbeddingWorker(options: { onError?: (err: unknown) => void; idleMs?: number } = {}): void {
+    this.core.search.startWorker(options)
+  }
+
+  stopEmbeddingWorker(): Promise<void> {
+    return this.core.search.stopWorker()
+  }
+
   /** Closes every pool (and the embedded database). */
   close(): Promise<void> {
     return this.core.close()
@@ -585,7 +713,41 @@ const TURN_FIELDS = [
   'userId',
   'id',
   'createdAt',
+  'embedding',
 ] as const
+
+/** A vector the client computed for its turn: stored with its model name, searched when that model is configured. */
+function validateEmbedding(value: unknown): { model: string; vector: number[] } | undefined {
+  if (value === undefined || value === null) return undefined
+  const e = v.requireObject('embedding', value)
+  const model = v.identifier('embedding.model', e.model, 200)
+  const vector = e.vector
+  if (
+    !Array.isArray(vector) ||
+    vector.length < 1 ||
+    vector.length > 16000 ||
+    !vector.every((x) => typeof x === 'number' && Number.isFinite(x))
+  ) {
+    throw new ValidationError('embedding.vector', 'must be an array of 1 to 16000 finite numbers')
+  }
+  if (vector.every((x) => x === 0)) throw new ValidationError('embedding.vector', 'must not be all zeros')
+  return { model, vector }
+}
+
+/** The session's user id: null when it has none, undefined when there is no such session. */
+async function sessionUser(
+  db: DbPool,
+  tenant: string,
+  sessionId: string,
+): Promise<string | null | undefined> {
+  const { rows } = await db.query<{ user_id: string | null }>({
+    text: `SELECT to_jsonb(s) ->> 'user_id' AS user_id
+           FROM robot_brain.use_tenant($1) AS ctx(tenant_id)
+           CROSS JOIN LATERAL (SELECT * FROM robot_brain.sessions s WHERE s.tenant_id = ctx.tenant_id AND s.id = $2) s`,
+    values: [tenant, sessionId],
+  })
+  return rows.length === 0 ? undefined : (rows[0]?.user_id ?? null)
+}
 
 function validateTurn(input: TurnInput): NewTurn {
   const t = v.knownFields('', v.requireObject('turn', input) as unknown as TurnInput, TURN_FIELDS)
@@ -672,8 +834,10 @@ export function validateInteraction(input: InteractionInput, at: string): NewInt
  * Opens a store. With no argument, configuration comes from the environment (DATABASE_URL, ...);
  * with neither, an embedded PGlite database in ./.robot-brain/data.
  */
-export async function openStore(options: StoreOptions = optionsFromEnv()): Promise<Store> {
-  const config = resolveConfig(options)
+export async function openStore(options: OpenStoreOptions = optionsFromEnv()): Promise<Store> {
+  const { embedder: chosen, ...storeOptions } = options
+  const config = resolveConfig(storeOptions)
+  const embedder = chosen === undefined ? embedderFromEnv() : chosen
   let core: StoreCore | undefined
   const runtimeRole = () => core?.runtimeRole ?? null
   // Each transport is loaded only when used: PGlite's WebAssembly and the Neon driver are heavy,
@@ -684,6 +848,6 @@ export async function openStore(options: StoreOptions = optionsFromEnv()): Promi
       : config.driver === 'neon'
         ? (await import('../db/neon.js')).openNeon(config, runtimeRole)
         : (await import('../db/pg.js')).openPg(config, runtimeRole)
-  core = new StoreCore(config, transport)
+  core = new StoreCore(config, transport, embedder)
   return new Store(core, DEFAULT_TENANT)
 }

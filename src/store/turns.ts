@@ -39,7 +39,7 @@ export interface NewTurn {
   userId: string | null
 }
 
-const TURN_COLUMNS = `c.id::text AS id, c.session_id, c.robot_personality, c.user_message, c.robot_response,
+export const TURN_COLUMNS = `c.id::text AS id, c.session_id, c.robot_personality, c.user_message, c.robot_response,
   c.metadata, c.created_at, (extract(epoch FROM c.created_at) * 1000000)::bigint::text AS created_us`
 
 /**

@@ -18,6 +18,8 @@ export interface TurnInput {
   id?: string
   /** ISO 8601 string or Date; defaults to the UUIDv7 id's timestamp. */
   createdAt?: string | Date
+  /** A vector the client computed for this turn, stored with its model name (semantic search). */
+  embedding?: { model: string; vector: number[] }
 }
 
 export interface Turn {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import type pg from 'pg'
 import type { StoreOptions } from '../../src/config.js'
 import type { DbPool } from '../../src/db/pool.js'
+import type { OpenStoreOptions } from '../../src/store/store.js'
 import { openStore, type Store } from '../../src/store/store.js'
 import type { TurnInput } from '../../src/store/types.js'
 import { backendName, type FreshDatabase, freshDatabase, isServerBackend, rawPg } from './backend.js'
@@ -21,7 +22,7 @@ export const backend = backendName()
 export const serverBackend = isServerBackend(backend)
 
 /** The options that open a store on `db` for the current backend. */
-export function storeOptions(db: FreshDatabase, extra: Partial<StoreOptions> = {}): StoreOptions {
+export function storeOptions(db: FreshDatabase, extra: Partial<OpenStoreOptions> = {}): OpenStoreOptions {
   const base: StoreOptions = serverBackend
     ? { url: db.appUrl, directUrl: db.ownerUrl, driver: db.driver, neon: db.neon }
     : { dataDir: db.dataDir }
@@ -86,7 +87,7 @@ export async function freshTestDatabase(label: string, migrated: boolean): Promi
 
 export async function openTestStore(
   label: string,
-  opts: { migrate?: boolean; options?: Partial<StoreOptions> } = {},
+  opts: { migrate?: boolean; options?: Partial<OpenStoreOptions> } = {},
 ): Promise<TestStore> {
   const db = await freshTestDatabase(label, opts.migrate !== false)
   const options = storeOptions(db, opts.options)

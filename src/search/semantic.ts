@@ -1,0 +1,84 @@
+// Semantic search: cosine distance between the query's vector and each turn's, by the configured
+// model, through the model's HNSW index. Filters are applied while the index is walked, with
+// pgvector 0.8 iterative scans (relaxed order, then re-sorted), so a filter never silently cuts the
+// answer short; when the filters are selective (one session, one user) the search is exact over the
+// filtered turns instead, and when the index still returns fewer than asked, the exact search runs.
+// Either way a search returns min(limit, matching turns with a vector).
+import type { DbPool } from '../db/pool.js'
+import { TURN_COLUMNS, type TurnRow } from '../store/turns.js'
+import { filterConditions, isSelective, type SearchFilters } from './filters.js'
+import { HNSW_MAX_DIMENSIONS, modelLiteral } from './vector-index.js'
+
+export interface SemanticRow extends TurnRow {
+  score: number
+}
+
+export interface VectorQuery {
+  model: string
+  vector: number[]
+}
+
+function semanticSql(q: VectorQuery, conditions: string, exact: boolean): string {
+  const dims = q.vector.length
+  const distance = `e.embedding::vector(${dims}) <=> $2::vector(${dims})`
+  const byModel = `e.model = ${modelLiteral(q.model)} AND e.dimensions = ${dims}`
+  const inner = exact
+    ? // The filtered turns first (OFFSET 0 keeps them a separate step), then their vectors by key;
+      // "+ 0" keeps the planner from walking the index for an ORDER BY the filter already narrowed.
+      `SELECT c.*, ${distance} AS distance
+       FROM (SELECT * FROM robot_brain.conversations c WHERE c.tenant_id = ctx.tenant_id${conditions} OFFSET 0) c
+       JOIN robot_brain.embeddings e ON e.tenant_id = c.tenant_id AND e.turn_id = c.id AND ${byModel}
+       ORDER BY (${distance}) + 0, c.id
+       LIMIT $3`
+    : `SELECT c.*, ${distance} AS distance
+       FROM robot_brain.embeddings e
+       JOIN robot_brain.conversations c
+         ON c.tenant_id = e.tenant_id AND c.id = e.turn_id AND c.created_at = e.created_at
+       WHERE ${byModel} AND e.tenant_id = ctx.tenant_id${conditions}
+       ORDER BY ${distance}
+       LIMIT $3`
+  return `
+SELECT ${TURN_COLUMNS}, (1 - c.distance)::float8 AS score
+FROM robot_brain.use_tenant($1) AS ctx(tenant_id)
+CROSS JOIN LATERAL (${inner}) c
+ORDER BY c.distance, c.id`
+}
+
+/**
+ * One transaction: the index scan settings are SET LOCAL in the same message as BEGIN (no round trip
+ * of their own, nothing left on a pooled connection), then the search, then COMMIT.
+ */
+export async function semanticSearch(
+  pool: DbPool,
+  tenant: string,
+  q: VectorQuery,
+  filters: SearchFilters,
+  limit: number,
+): Promise<SemanticRow[]> {
+  const where = filterConditions(filters, 4)
+  const values = [tenant, `[${q.vector.join(',')}]`, limit, ...where.values]
+  const exactFirst = isSelective(filters) || q.vector.length > HNSW_MAX_DIMENSIONS
+  const efSearch = Math.min(1000, Math.max(100, limit * 2))
+  const client = await pool.connect()
+  try {
+    await client.query(
+      `BEGIN; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = ${efSearch}; ` +
+        'SET LOCAL hnsw.max_scan_tuples = 100000',
+    )
+    let { rows } = await client.query<SemanticRow>({ text: semanticSql(q, where.sql, exactFirst), values })
+    if (!exactFirst && rows.length < limit) {
+      ;({ rows } = await client.query<SemanticRow>({ text: semanticSql(q, where.sql, true), values }))
+    }
+    await client.query('COMMIT')
+    client.release()
+    return rows
+  } catch (err) {
+    try {
+      await client.query('ROLLBACK')
+      client.release()
+    } catch {
+      client.release(true)
+    }
+    throw err
+  }
+}
