@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander'
 import { register as bench } from './bench.js'
 import { EXIT, errorMessage, UsageError } from './common.js'
 import { register as doctor } from './doctor.js'
+import { register as embed } from './embed.js'
 import { register as keys } from './keys.js'
 import { register as maintain } from './maintain.js'
 import { register as migrate } from './migrate.js'
@@ -24,6 +25,7 @@ const COMMANDS: Array<(program: Command) => void> = [
   doctor,
   seed,
   bench,
+  embed,
 ]
 
 export function buildProgram(): Command {

@@ -110,6 +110,10 @@ async function serve(
       app.log.info({ metricsPort: typeof where === 'object' ? where?.port : where }, 'metrics listening')
     }
     await app.listen({ port: opts.port, host: opts.host })
+    // Embeddings are computed in the background from the queue in the database: a turn write never
+    // waits for them, and a restart picks up where this one stopped.
+    const log = app.log
+    store.startEmbeddingWorker({ onError: (err) => log.warn({ err }, 'embedding worker: will retry') })
   } catch (err) {
     for (const extra of app?.robotBrain.extraServers ?? []) extra.close()
     await app?.close().catch(() => {})

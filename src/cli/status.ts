@@ -37,6 +37,10 @@ function printStatus(r: StatusReport): void {
         .filter(Boolean)
         .join('; ')
   console.log(`schema      ${state}`)
+  if (r.onlineStepsPending.length > 0)
+    console.log(`            online steps not finished: ${r.onlineStepsPending.join(', ')} (run migrate)`)
+  if (r.embeddingBacklog !== null)
+    console.log(`embeddings  ${n(r.embeddingBacklog)} turns waiting for a vector`)
   if (r.rowsUnavailable) console.log(`rows        unavailable: ${r.rowsUnavailable}`)
   else if (!r.tables || !r.partitions) {
     console.log('rows        no schema yet')
@@ -77,7 +81,8 @@ export function register(program: Command): void {
     .command('status')
     .description(
       'show the connection (password redacted), server version, schema version, row counts ' +
-        'across all tenants, and the partitions of conversations and robot_interactions',
+        'across all tenants, the partitions of conversations and robot_interactions, and the ' +
+        'embedding backlog (turns waiting for a vector)',
     )
     .option('--json', 'print the report as JSON')
     .addHelpText(

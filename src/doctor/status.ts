@@ -3,6 +3,7 @@
 import type { Config } from '../config.js'
 import { migrationStatus } from '../db/migrate.js'
 import { OWNER_FIX, ownerProblem, ownerState } from '../db/owner-check.js'
+import { pendingOnlineSteps } from '../db/online-steps.js'
 import type { DbPool } from '../db/pool.js'
 import { redactUrl } from '../db/urls.js'
 
@@ -49,6 +50,10 @@ export interface StatusReport {
    */
   rowsUnavailable?: string
   partitions: Record<(typeof PARTITIONED)[number], PartitionInfo[]> | null
+  /** Turns waiting for a vector by the configured model; null before the search schema (0005). */
+  embeddingBacklog: number | null
+  /** Online steps of applied migrations not finished yet (resumed by the next migrate). */
+  onlineStepsPending: string[]
 }
 
 export function connectionInfo(config: Config, pooled: boolean): StatusReport['connection'] {
@@ -124,6 +129,15 @@ export async function gatherStatus(
     schema,
     tables: null,
     partitions: null,
+    embeddingBacklog: null,
+    onlineStepsPending: await pendingOnlineSteps(owner),
+  }
+  const queue = await owner.query<{ t: string | null }>(
+    "SELECT to_regclass('robot_brain.embedding_queue')::text AS t",
+  )
+  if (queue.rows[0]?.t) {
+    const { rows } = await owner.query<{ n: string }>('SELECT count(*) AS n FROM robot_brain.embedding_queue')
+    report.embeddingBacklog = Number(rows[0]?.n ?? 0)
   }
   return withCounts(report, owner, exactCountLimit)
 }

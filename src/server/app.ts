@@ -21,6 +21,7 @@ import { type MetricsAccessOptions, metricsGuard } from './metrics-access.js'
 import { registerDocs, registerOpenApi } from './openapi.js'
 import { resolveTimeouts, SERVER_DEFAULTS, type ServerLimits } from './options.js'
 import { analyticsRoutes } from './routes/analytics.js'
+import { contextRoutes } from './routes/context.js'
 import { interactionRoutes } from './routes/interactions.js'
 import { messageRoutes } from './routes/messages.js'
 import { opsRoutes } from './routes/ops.js'
@@ -165,6 +166,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       sessionRoutes(v1)
       interactionRoutes(v1, options.interactionBuffer)
       searchRoutes(v1)
+      contextRoutes(v1)
       analyticsRoutes(v1)
     },
     { prefix: '/v1' },

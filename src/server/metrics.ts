@@ -38,7 +38,10 @@ export function registerMetrics(app: FastifyInstance, sources: MetricSources = {
     requests.inc(labels)
     duration.observe(labels, reply.elapsedTime / 1000)
   })
-  if (sources.store) registerRetryMetrics(app, registry, sources.store)
+  if (sources.store) {
+    registerRetryMetrics(app, registry, sources.store)
+    registerEmbeddingMetrics(registry, sources.store)
+  }
   if (sources.interactionBuffer) registerBufferMetrics(registry, sources.interactionBuffer)
   return registry
 }
@@ -80,6 +83,22 @@ function registerBufferMetrics(registry: Registry, buffer: InteractionBuffer): v
       this.set({ state: 'rejected' }, s.rejected)
       this.set({ state: 'refused_full' }, s.fullRefusals)
       this.set({ state: 'refused_share' }, s.shareRefusals)
+    },
+  })
+}
+
+/** Turns waiting for a vector: grows when the embedder is slow, failing, or off. */
+function registerEmbeddingMetrics(registry: Registry, store: Store): void {
+  new Gauge({
+    name: 'robot_brain_embedding_backlog',
+    help: 'Turns in the embedding queue, waiting for a vector by the configured model (all tenants).',
+    registers: [registry],
+    async collect() {
+      try {
+        this.set(await store.embeddingBacklog())
+      } catch {
+        // The database is away: /metrics still answers; the gauge keeps its last value.
+      }
     },
   })
 }

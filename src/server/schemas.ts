@@ -2,6 +2,8 @@
 // requests and generate /openapi.json. Every number comes from LIMITS; the store checks again
 // (byte sizes of metadata, UUID versions) and its ValidationError names the field the same way.
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import { CONTEXT_LIMITS } from '../search/context.js'
+import { SEARCH_LIMITS } from '../search/filters.js'
 import { LIMITS } from '../store/limits.js'
 
 /** No control characters (identifiers), and no NUL (free text): PostgreSQL text cannot hold NUL. */
@@ -82,6 +84,18 @@ export const TurnBody = Type.Object(
     userId: Type.Optional(userId("The session's user: set on the session when it has none.")),
     id: Type.Optional(Id),
     createdAt: Type.Optional(Timestamp),
+    embedding: Type.Optional(
+      Type.Object(
+        {
+          model: Type.String({ minLength: 1, maxLength: 200, pattern: NO_CONTROL_CHARS }),
+          vector: Type.Array(Type.Number(), { minItems: 1, maxItems: 16000 }),
+        },
+        {
+          additionalProperties: false,
+          description: 'A vector computed by the client, stored with its model name for semantic search.',
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 )
@@ -238,20 +252,86 @@ export const Accepted = Type.Object({
   accepted: Type.Integer({ description: 'Events accepted; a replayed id counts but is not stored twice.' }),
 })
 
-export const SearchQuery = Type.Object(
+const searchFilters = {
+  mode: Type.Optional(
+    Type.Union([Type.Literal('fulltext'), Type.Literal('semantic'), Type.Literal('hybrid')], {
+      description: 'Default: hybrid where embeddings of the configured model exist, else fulltext.',
+    }),
+  ),
+  sessionId: Type.Optional(SessionId),
+  userId: Type.Optional(identifier(SEARCH_LIMITS.userIdMax, "Only turns of this user's sessions.")),
+  robotPersonality: Type.Optional(Personality),
+  from: Type.Optional(Type.String({ format: 'date-time', description: 'Inclusive, ISO 8601.' })),
+  to: Type.Optional(Type.String({ format: 'date-time', description: 'Exclusive, ISO 8601.' })),
+  limit: Type.Optional(limit(SEARCH_LIMITS.limitMax, SEARCH_LIMITS.limitDefault)),
+}
+const searchText = (description: string) =>
+  Type.String({ minLength: 1, maxLength: SEARCH_LIMITS.queryMax, pattern: NO_NUL, description })
+const SearchText = searchText('What to find. Full text takes web-search syntax: "a phrase", -word, or.')
+
+export const SearchQuery = Type.Object({ q: SearchText, ...searchFilters }, { additionalProperties: false })
+export type SearchQuery = Static<typeof SearchQuery>
+
+export const SearchBody = Type.Object(
   {
-    q: Type.String({ minLength: 1, maxLength: 1000, pattern: NO_NUL }),
-    mode: Type.Optional(
-      Type.Union([Type.Literal('fulltext'), Type.Literal('semantic'), Type.Literal('hybrid')]),
+    q: SearchText,
+    ...searchFilters,
+    metadata: Type.Optional(
+      Type.Object(
+        {},
+        {
+          additionalProperties: true,
+          description: 'Containment filter: turns whose metadata holds these keys and values.',
+        },
+      ),
     ),
-    sessionId: Type.Optional(SessionId),
-    robotPersonality: Type.Optional(Personality),
-    from: Type.Optional(Timestamp),
-    to: Type.Optional(Timestamp),
-    limit: Type.Optional(limit(LIMITS.historyLimitMax, LIMITS.historyLimitDefault)),
   },
   { additionalProperties: false },
 )
+export type SearchBody = Static<typeof SearchBody>
+
+export const SearchResults = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      turn: Turn,
+      score: Type.Number({ description: 'Higher is better; comparable within one answer.' }),
+      snippet: Type.String({ description: 'The matching text, matches marked **like this**.' }),
+      ranks: Type.Object({
+        fulltext: Nullable(
+          Type.Integer({ description: 'Rank in the full-text arm (1 = best); null: not found by it.' }),
+        ),
+        semantic: Nullable(Type.Integer({ description: 'Rank in the semantic arm; null: not found by it.' })),
+      }),
+    }),
+    { description: 'Best first.' },
+  ),
+  mode: Type.Union([Type.Literal('fulltext'), Type.Literal('semantic'), Type.Literal('hybrid')], {
+    description: 'The mode that answered.',
+  }),
+})
+
+export const ContextQuery = Type.Object(
+  {
+    maxTokens: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: CONTEXT_LIMITS.maxTokensMax,
+        description: `Token budget (o200k_base), default ${CONTEXT_LIMITS.maxTokensDefault}.`,
+      }),
+    ),
+    query: Type.Optional(searchText('Adds older turns of the same user (or session) that match it.')),
+  },
+  { additionalProperties: false },
+)
+export type ContextQuery = Static<typeof ContextQuery>
+
+export const ContextResult = Type.Object({
+  recent: Type.Array(Turn, { description: 'The newest turns that fit the budget, oldest first.' }),
+  relevant: Type.Array(Type.Object({ turn: Turn, score: Type.Number() }), {
+    description: 'Older turns matching the query, best first.',
+  }),
+  tokens: Type.Integer({ description: 'Tokens of recent and relevant together, within maxTokens.' }),
+})
 
 /** The error answers a /v1 route may give, for the OpenAPI document. */
 export function errorResponses(...statuses: number[]): Record<number, unknown> {

@@ -57,6 +57,8 @@ describe(`operations endpoints (${backendName()})`, () => {
       'GET /v1/sessions',
       'POST /v1/interactions',
       'GET /v1/search',
+      'POST /v1/search',
+      'GET /v1/sessions/{sessionId}/context',
       'GET /v1/analytics/personalities',
       'GET /v1/analytics/interactions',
       'GET /healthz',

@@ -21,13 +21,13 @@ export class TestEmbedder implements Embedder {
 }
 
 export function wordVector(text: string, dims = 64): number[] {
-  const v = new Array<number>(dims).fill(0)
+  const v: number[] = new Array<number>(dims).fill(0)
   for (const raw of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
     const word = raw.length > 3 && raw.endsWith('s') ? raw.slice(0, -1) : raw
     const h = createHash('sha256').update(word).digest()
     v[(h[0] ?? 0) % dims] = (v[(h[0] ?? 0) % dims] ?? 0) + 1
   }
-  if (v.every((x) => x === 0)) v[0] = 1
+  if (!v.some((x) => x !== 0)) v[0] = 1
   const norm = Math.hypot(...v)
   return v.map((x) => x / norm)
 }
