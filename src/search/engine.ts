@@ -2,6 +2,7 @@
 // tenant, embeds queries, stores client-sent vectors, and owns the embedding worker. It knows the
 // pools and the embedder, never the Store.
 import type { Transport } from '../db/pool.js'
+import { SQLSTATE } from '../db/sqlstate.js'
 import { ValidationError } from '../errors.js'
 import { type TurnRow, toTurn } from '../store/turns.js'
 import type { Embedder } from './embedders/embedder.js'
@@ -114,9 +115,19 @@ export class SearchEngine {
     if (!vector || vector.length === 0 || vector.length !== (embedder.dimensions || vector.length)) {
       throw new Error(`embedder ${embedder.model} returned no usable vector for the query`)
     }
-    return this.retry(() =>
-      semanticSearch(this.transport.app, tenant, { model: embedder.model, vector }, filters, limit),
-    )
+    try {
+      return await this.retry(() =>
+        semanticSearch(this.transport.app, tenant, { model: embedder.model, vector }, filters, limit),
+      )
+    } catch (err) {
+      // The extension was dropped since it was last seen.
+      const e = err as { code?: string; message?: string }
+      if (e.code === SQLSTATE.UNDEFINED_OBJECT && /\bvector\b/.test(e.message ?? '')) {
+        this.vectorOk = { value: false, at: Date.now() }
+        throw new VectorUnavailableError()
+      }
+      throw err
+    }
   }
 
   async vectorAvailable(): Promise<boolean> {

@@ -166,7 +166,9 @@ async function complete(
  */
 const ENQUEUE_MISSING = `
 WITH batch AS MATERIALIZED (
-  SELECT tenant_id, id, created_at FROM robot_brain.conversations
+  SELECT tenant_id, id, created_at,
+         btrim(user_message || coalesce(robot_response, ''), E' \t\r\n') = '' AS blank
+  FROM robot_brain.conversations
   WHERE (tenant_id, id, created_at) > ($1::text, $2::uuid, $3::timestamptz)
   ORDER BY tenant_id, id, created_at
   LIMIT $4
@@ -174,7 +176,7 @@ WITH batch AS MATERIALIZED (
 queued AS (
   INSERT INTO robot_brain.embedding_queue (tenant_id, turn_id, created_at)
   SELECT b.tenant_id, b.id, b.created_at FROM batch b
-  WHERE NOT EXISTS (SELECT FROM robot_brain.embeddings e
+  WHERE NOT b.blank AND NOT EXISTS (SELECT FROM robot_brain.embeddings e
                     WHERE e.tenant_id = b.tenant_id AND e.turn_id = b.id AND e.model = $5)
   ON CONFLICT DO NOTHING
   RETURNING 1
