@@ -134,7 +134,8 @@ describe(`embedding queue (${backend})`, () => {
       const r = await other.embedPending({ backfill: true })
       expect(r.queued).toBeGreaterThanOrEqual(2)
       // Old vectors stay; the new model's are computed alongside.
-      const rows = await t.ownerQuery<{ model: string; n: number }>(
+      // Through the open store's owner pool (the embedded database's only connection).
+      const { rows } = await other.transport.owner.query<{ model: string; n: number }>(
         `SELECT model, count(*)::int AS n FROM robot_brain.embeddings WHERE tenant_id = 'q5' GROUP BY model ORDER BY model`,
       )
       expect(rows).toEqual([
