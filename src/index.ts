@@ -8,6 +8,11 @@ export { loadMigrations, type MigrateResult, type MigrationState } from './db/mi
 export { backoffDelay, isRetryable, type RetryReason, retryReason, withRetry } from './db/retry.js'
 export * from './errors.js'
 export type { Env, SignalName } from './portable-types.js'
+export type { Embedder } from './search/embedders/embedder.js'
+export { BUILTIN_MODEL, BuiltinEmbedder, embedderFromEnv, OpenAiEmbedder } from './search/embedders/index.js'
+export type { OpenAiEmbedderOptions } from './search/embedders/openai.js'
+export type * from './search/types.js'
+export { VectorUnavailableError } from './search/vector-index.js'
 export { newId } from './store/ids.js'
 export {
   BufferFullError,
@@ -16,6 +21,6 @@ export {
   type InteractionBufferStats,
 } from './store/interaction-buffer.js'
 export { LIMITS } from './store/limits.js'
-export { DEFAULT_TENANT, openStore, Store } from './store/store.js'
+export { DEFAULT_TENANT, type OpenStoreOptions, openStore, Store } from './store/store.js'
 export { estimateMessageTokens, estimateTokens, MESSAGE_OVERHEAD_TOKENS } from './store/tokens.js'
 export type * from './store/types.js'

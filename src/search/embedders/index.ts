@@ -1,6 +1,7 @@
 // Which embedder a store uses: the application's (openStore({ embedder })), an OpenAI-compatible
 // endpoint when EMBEDDINGS_URL is set, none with EMBEDDINGS=off, else the built-in model.
 import { ConfigError } from '../../errors.js'
+import type { Env } from '../../portable-types.js'
 import { BuiltinEmbedder } from './builtin.js'
 import type { Embedder } from './embedder.js'
 import { OpenAiEmbedder } from './openai.js'
@@ -9,7 +10,7 @@ export { BUILTIN_MODEL, BuiltinEmbedder } from './builtin.js'
 export type { Embedder } from './embedder.js'
 export { OpenAiEmbedder } from './openai.js'
 
-export function embedderFromEnv(env: NodeJS.ProcessEnv = process.env): Embedder | null {
+export function embedderFromEnv(env: Env = process.env): Embedder | null {
   const mode = (env.EMBEDDINGS ?? '').trim().toLowerCase()
   if (mode === 'off' || mode === 'none') return null
   const url = env.EMBEDDINGS_URL?.trim()
