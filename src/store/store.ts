@@ -665,7 +665,9 @@ export class Store {
       onProgress?: (p: { queued: number; embedded: number; failed: number; backlog: number }) => void
     } = {},
   ): Promise<{ queued: number; embedded: number; failed: number }> {
-    await this.core.search.prepareIndex()
+    // The index needs the model's dimensions, which a remote embedder may only tell once it answers:
+    // a provider that is down now must not stop the run (its batches back off), so try again after.
+    const indexed = await this.core.search.prepareIndex().catch(() => false)
     let queued = 0
     if (options.backfill) {
       queued = await this.core.search.enqueueMissing((n) =>
@@ -686,6 +688,7 @@ export class Store {
         options.onProgress({ queued, embedded, failed, backlog })
       }
     }
+    if (!indexed && embedded > 0) await this.core.search.prepareIndex()
     return { queued, embedded, failed }
   }
 
