@@ -11,7 +11,7 @@ import { checkVectors, type Embedder, embeddingText } from './embedders/embedder
 export interface QueueOptions {
   /** Texts per embedder call, default 32. */
   batchSize?: number
-  /** How long a claimed batch is reserved before another worker may take it, default 5 minutes. */
+  /** How long a claimed batch is reserved before another worker may take it, default 2 minutes. */
   leaseMs?: number
   /** First retry delay after a failure, doubled per attempt up to maxBackoffMs; default 1 s. */
   backoffMs?: number
@@ -86,7 +86,7 @@ export async function workBatch(
   const size = options.batchSize ?? 32
   const { rows: claimed } = await owner.query<{ tenant_id: string; turn_id: string }>({
     text: CLAIM,
-    values: [size, options.leaseMs ?? 300_000],
+    values: [size, options.leaseMs ?? 120_000],
   })
   const result: BatchResult = { claimed: claimed.length, embedded: 0, skipped: 0, failed: 0 }
   if (claimed.length === 0) return result
@@ -241,10 +241,21 @@ export class EmbeddingWorker {
     this.wake?.()
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops after the current batch, waiting for it at most `graceMs`: a shutdown must not wait for a
+   * model to load or a slow provider. An abandoned batch is safe: its lease runs out and it is redone.
+   */
+  async stop(graceMs = 1000): Promise<void> {
     this.running = false
     this.wake?.()
-    await this.loop
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      this.loop,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs)
+      }),
+    ])
+    clearTimeout(timer)
   }
 
   private async run(): Promise<void> {
