@@ -2,8 +2,8 @@
 // queries on the owner pool, so counts cover every tenant (row-level security has an owner policy).
 import type { Config } from '../config.js'
 import { migrationStatus } from '../db/migrate.js'
-import { OWNER_FIX, ownerProblem, ownerState } from '../db/owner-check.js'
 import { pendingOnlineSteps } from '../db/online-steps.js'
+import { OWNER_FIX, ownerProblem, ownerState } from '../db/owner-check.js'
 import type { DbPool } from '../db/pool.js'
 import { redactUrl } from '../db/urls.js'
 

@@ -10,8 +10,8 @@ import {
   migrationStatus,
   schemaIsCurrent,
 } from '../db/migrate.js'
-import { explainOwnerError } from '../db/owner-check.js'
 import type { OnlineStepOptions } from '../db/online-steps.js'
+import { explainOwnerError } from '../db/owner-check.js'
 import type { DbPool, Transport } from '../db/pool.js'
 import { type RetryHooks, withRetry } from '../db/retry.js'
 import { applyPooledStatementTimeout, type PooledTimeoutResult } from '../db/statement-timeout.js'
