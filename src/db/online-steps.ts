@@ -54,8 +54,37 @@ const STEPS: OnlineStep[] = [
   },
 ]
 
-/** Runs every online step whose migration is applied and which is not done yet. */
+/** Advisory lock key of online steps: the bytes of 'rbdbonln' as a bigint. */
+const ONLINE_LOCK_KEY = '7161966484788129646'
+
+/**
+ * Runs every online step whose migration is applied and which is not done yet. Two processes
+ * migrating at once: the one that gets a session advisory lock (on a connection of its own, the
+ * owner's direct URL, never a pooler) runs them; the other returns false (not finished here). The embedded database has one
+ * connection and one process: no lock.
+ */
 export async function runOnlineSteps(pool: DbPool, options: OnlineStepOptions = {}): Promise<boolean> {
+  if (options.concurrently === false) return runSteps(pool, options)
+  const lock = await pool.connect()
+  try {
+    // Try, never wait: a waiting session would hold a snapshot that CREATE INDEX CONCURRENTLY of the
+    // other process waits for. The process that holds the lock finishes the steps.
+    const { rows } = await lock.query<{ got: boolean }>({
+      text: 'SELECT pg_try_advisory_lock($1::bigint) AS got',
+      values: [ONLINE_LOCK_KEY],
+    })
+    if (!rows[0]?.got) return false
+    try {
+      return await runSteps(pool, options)
+    } finally {
+      await lock.query({ text: 'SELECT pg_advisory_unlock($1::bigint)', values: [ONLINE_LOCK_KEY] })
+    }
+  } finally {
+    lock.release()
+  }
+}
+
+async function runSteps(pool: DbPool, options: OnlineStepOptions): Promise<boolean> {
   const has = await pool.query<{ t: string | null }>(
     "SELECT to_regclass('robot_brain.schema_online_steps')::text AS t",
   )

@@ -68,7 +68,7 @@ describe(`online migration steps (${backend})`, () => {
     }
     expect(written).toBeGreaterThan(0)
     const found = await s.search({ query: 'lighthouse', mode: 'fulltext', limit: 100 })
-    expect(found.results).toHaveLength(30 + written)
+    expect(found.results).toHaveLength(Math.min(100, 30 + written))
     const [left] = await t.ownerQuery<{ n: number }>(
       'SELECT count(*)::int AS n FROM robot_brain.conversations WHERE search_vector IS NULL',
     )
