@@ -148,7 +148,8 @@ function clientMessage(err: RobotBrainError, request: FastifyRequest): string {
     request.log.info({ code: err.code, reason: err.message }, 'request refused: server busy')
     return err.message
   }
-  if (err instanceof NotImplementedError) {
+  // A database without pgvector: the message says what to install, and carries no internals.
+  if (err instanceof NotImplementedError || err.code === 'vector_extension_missing') {
     request.log.info({ code: err.code }, 'route not implemented')
     return err.message
   }
