@@ -9,7 +9,7 @@
 //     is interrupted (crash, Ctrl-C, deploy) resumes where it stopped at the next `migrate`;
 //   - it is idempotent: two processes running it at once, or a rerun, do no harm.
 // Later migrations add their steps to STEPS under their version number.
-import type { DbPool } from './pool.js'
+import type { DbPool, Queryable } from './pool.js'
 
 export interface OnlineStepOptions {
   /** CREATE INDEX CONCURRENTLY (a server). The embedded database has one connection: plain. */
@@ -23,7 +23,7 @@ export interface OnlineStepOptions {
 }
 
 interface StepContext {
-  pool: DbPool
+  pool: Queryable
   options: Required<Omit<OnlineStepOptions, 'onProgress' | 'maxBatches'>> & OnlineStepOptions
   progress: Record<string, unknown>
   save(progress: Record<string, unknown>): Promise<void>
@@ -75,7 +75,9 @@ export async function runOnlineSteps(pool: DbPool, options: OnlineStepOptions = 
     })
     if (!rows[0]?.got) return false
     try {
-      return await runSteps(pool, options)
+      // On the locked connection itself: a second one from the pool would wait for ever on a pool of
+      // one (PGlite), and the lock's holder is the one session that may do the work anyway.
+      return await runSteps(lock, options)
     } finally {
       await lock.query({ text: 'SELECT pg_advisory_unlock($1::bigint)', values: [ONLINE_LOCK_KEY] })
     }
@@ -84,7 +86,7 @@ export async function runOnlineSteps(pool: DbPool, options: OnlineStepOptions = 
   }
 }
 
-async function runSteps(pool: DbPool, options: OnlineStepOptions): Promise<boolean> {
+async function runSteps(pool: Queryable, options: OnlineStepOptions): Promise<boolean> {
   const has = await pool.query<{ t: string | null }>(
     "SELECT to_regclass('robot_brain.schema_online_steps')::text AS t",
   )

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../../src/server/app.js'
+import { NotImplementedError } from '../../src/server/errors.js'
 import type { InteractionBuffer } from '../../src/store/interaction-buffer.js'
 import { openStore, type Store } from '../../src/store/store.js'
 import { backendName } from '../support/backend.js'
@@ -84,12 +85,29 @@ describe(`501 and a full buffer are logged below error level (${backendName()})`
   })
 
   it('logs a 501 at info, not error', async () => {
-    const res = await server.call('GET', '/v1/search?q=hello', { headers: { 'x-request-id': 'nyi-1' } })
-    expect(res.status).toBe(501)
-    expect(res.body.error.message).toMatch(/not available/)
-    const mine = sink.lines.filter((l) => l.reqId === 'nyi-1')
-    expect(mine.length).toBeGreaterThan(0)
-    expect(mine.filter((l) => l.level >= ERROR_LEVEL)).toEqual([])
+    // No route of this version answers 501 any more; a route of the test's own throws the store's
+    // NotImplementedError, so the mapping is still held to its promise for the next one that does.
+    const app = await buildApp({
+      store: server.store,
+      logger: { level: 'info' },
+      logStream: sink.stream,
+      allowAnonymous: true,
+    })
+    app.get('/not-built-yet', async () => {
+      throw new NotImplementedError('this feature is not available in this version')
+    })
+    const url = await app.listen({ port: 0, host: '127.0.0.1' })
+    try {
+      const res = await fetch(`${url}/not-built-yet`, { headers: { 'x-request-id': 'nyi-1' } })
+      const body = (await res.json()) as { error: { code: string; message: string } }
+      expect(res.status).toBe(501)
+      expect(body.error.message).toMatch(/not available/)
+      const mine = sink.lines.filter((l) => l.reqId === 'nyi-1')
+      expect(mine.length).toBeGreaterThan(0)
+      expect(mine.filter((l) => l.level >= ERROR_LEVEL)).toEqual([])
+    } finally {
+      await app.close()
+    }
   })
 
   it('logs a buffer-full 503 at info, not error, and tells the client why', async () => {
