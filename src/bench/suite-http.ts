@@ -57,6 +57,8 @@ function cannon(
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = []
+    // Status of every non-2xx answer, so a failed run says what the server answered, not just how often.
+    const statuses = new Map<number, number>()
     const start = performance.now()
     const instance = autocannon(
       { url, connections: HTTP_CONNECTIONS, duration: ms / 1000, requests: [request] },
@@ -65,14 +67,20 @@ function cannon(
         if (res.errors || res.timeouts || res.non2xx) {
           return reject(
             new Error(
-              `HTTP load had ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx answers`,
+              `HTTP load had ${res.errors} errors, ${res.timeouts} timeouts, ${res.non2xx} non-2xx answers` +
+                (statuses.size
+                  ? ` (${[...statuses].map(([status, n]) => `${n} × ${status}`).join(', ')})`
+                  : ''),
             ),
           )
         }
         resolve({ latencies, elapsedMs: performance.now() - start })
       },
     )
-    instance.on('response', (_client, _status, _bytes, rt) => latencies.push(rt))
+    instance.on('response', (_client, status, _bytes, rt) => {
+      latencies.push(rt)
+      if (status < 200 || status > 299) statuses.set(status, (statuses.get(status) ?? 0) + 1)
+    })
   })
 }
 

@@ -3,7 +3,10 @@
 // At most `max` run at once and one tenant holds at most `perTenant` of them. A request beyond that
 // waits (in arrival order, at most `queueMs`) for a slot it may take; one that cannot wait or waited
 // too long is refused with Retry-After: 429 when its tenant holds its whole share (the client's own
-// excess), 503 when the server as a whole is busy.
+// excess), 503 when the server as a whole is busy. Waiting is bounded by time, and by a count far
+// above the share: an app that keeps more reads in flight than its share (8 clients of one tenant on
+// fast reads) must queue for a millisecond, not be refused because a reply's slot is given back a
+// moment after the client already sent its next request.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { TooBusyError } from './errors.js'
 
@@ -14,6 +17,8 @@ export interface HeavyLimitOptions {
   perTenant?: number
   /** Longest a request waits for a slot before it is refused (ms). Default 2000. */
   queueMs?: number
+  /** Requests of one tenant waiting at once; more are refused with 429 at once. Default 64. */
+  queuePerTenant?: number
 }
 
 interface Waiter {
@@ -26,6 +31,7 @@ export class HeavyLimit {
   readonly max: number
   readonly perTenant: number
   readonly queueMs: number
+  readonly queuePerTenant: number
   private running = 0
   private readonly byTenant = new Map<string, number>()
   private readonly waiting = new Map<string, number>()
@@ -36,6 +42,8 @@ export class HeavyLimit {
     this.perTenant = positive('perTenant', options.perTenant ?? Math.max(1, Math.floor(this.max / 2)))
     this.queueMs = options.queueMs ?? 2000
     if (!Number.isInteger(this.queueMs) || this.queueMs < 0) throw new RangeError('queueMs must be >= 0')
+    // As many as one client address may hold connections (the per-address cap's default).
+    this.queuePerTenant = positive('queuePerTenant', options.queuePerTenant ?? 64)
   }
 
   /** Resolves with a release function once the request may run; throws TooBusyError when refused. */
@@ -44,8 +52,9 @@ export class HeavyLimit {
     // server is full): a request that fits goes first, unless its own tenant has requests waiting.
     const queued = this.waiting.get(tenant) ?? 0
     if (queued === 0 && this.fits(tenant)) return this.take(tenant)
-    // A tenant waits for at most its own share of slots: its flood cannot fill the queue for others.
-    if (queued >= this.perTenant) throw this.refusal(tenant, true)
+    // A tenant's flood is bounded in the queue too, though waiters hold no slot: others are granted
+    // past it in any case (wake skips a tenant over its share).
+    if (queued >= this.queuePerTenant) throw this.refusal(tenant, true)
     if (this.queueMs === 0) throw this.refusal(tenant)
     this.waiting.set(tenant, queued + 1)
     return new Promise<() => void>((resolve, reject) => {
