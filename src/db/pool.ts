@@ -43,12 +43,17 @@ export interface Transport {
 export interface TransactionOptions {
   /** statement_timeout for this transaction only (SET LOCAL), in ms; 0 or absent: the session's. */
   statementTimeoutMs?: number
+  /**
+   * Settings for this transaction only (SET LOCAL), sent in the BEGIN message. Names and values are
+   * the caller's own constants, never user input: they are written into the SQL as they are.
+   */
+  settings?: Readonly<Record<string, string | number>>
 }
 
 /**
  * Runs `fn` inside BEGIN/COMMIT on one connection; rolls back and rethrows on error. A statement
- * timeout is set with SET LOCAL in the same simple-protocol message as BEGIN: it costs no round trip,
- * ends with the transaction, and so survives a transaction-mode pooler.
+ * timeout and other settings are set with SET LOCAL in the same simple-protocol message as BEGIN: it
+ * costs no round trip, ends with the transaction, and so survives a transaction-mode pooler.
  */
 export async function withTransaction<T>(
   pool: DbPool,
@@ -59,9 +64,17 @@ export async function withTransaction<T>(
   if (!Number.isInteger(timeout) || timeout < 0) {
     throw new RangeError('statementTimeoutMs must be a non-negative integer')
   }
+  const begin = ['BEGIN']
+  if (timeout > 0) begin.push(`SET LOCAL statement_timeout = ${timeout}`)
+  for (const [name, value] of Object.entries(options.settings ?? {})) {
+    if (!/^[a-z_][a-z0-9_.]*$/.test(name)) throw new RangeError(`not a setting name: ${name}`)
+    begin.push(
+      `SET LOCAL ${name} = ${typeof value === 'number' ? value : `'${value.replaceAll("'", "''")}'`}`,
+    )
+  }
   const client = await pool.connect()
   try {
-    await client.query(timeout > 0 ? `BEGIN; SET LOCAL statement_timeout = ${timeout}` : 'BEGIN')
+    await client.query(begin.join('; '))
     const result = await fn(client)
     await client.query('COMMIT')
     client.release()

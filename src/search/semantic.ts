@@ -4,7 +4,7 @@
 // answer short; when the filters are selective (one session, one user) the search is exact over the
 // filtered turns instead, and when the index still returns fewer than asked, the exact search runs.
 // Either way a search returns min(limit, matching turns with a vector).
-import type { DbPool } from '../db/pool.js'
+import { type DbPool, withTransaction } from '../db/pool.js'
 import { TURN_COLUMNS, type TurnRow } from '../store/turns.js'
 import { filterConditions, isSelective, type SearchFilters } from './filters.js'
 import { HNSW_MAX_DIMENSIONS, modelLiteral } from './vector-index.js'
@@ -59,26 +59,21 @@ export async function semanticSearch(
   const values = [tenant, `[${q.vector.join(',')}]`, limit, ...where.values]
   const exactFirst = isSelective(filters) || q.vector.length > HNSW_MAX_DIMENSIONS
   const efSearch = Math.min(1000, Math.max(100, limit * 2))
-  const client = await pool.connect()
-  try {
-    await client.query(
-      `BEGIN; SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = ${efSearch}; ` +
-        'SET LOCAL hnsw.max_scan_tuples = 100000',
-    )
-    let { rows } = await client.query<SemanticRow>({ text: semanticSql(q, where.sql, exactFirst), values })
-    if (!exactFirst && rows.length < limit) {
-      ;({ rows } = await client.query<SemanticRow>({ text: semanticSql(q, where.sql, true), values }))
-    }
-    await client.query('COMMIT')
-    client.release()
-    return rows
-  } catch (err) {
-    try {
-      await client.query('ROLLBACK')
-      client.release()
-    } catch {
-      client.release(true)
-    }
-    throw err
+  const settings = {
+    'hnsw.iterative_scan': 'relaxed_order',
+    'hnsw.ef_search': efSearch,
+    'hnsw.max_scan_tuples': 100000,
   }
+  return withTransaction(
+    pool,
+    async (client) => {
+      const { rows } = await client.query<SemanticRow>({
+        text: semanticSql(q, where.sql, exactFirst),
+        values,
+      })
+      if (exactFirst || rows.length >= limit) return rows
+      return (await client.query<SemanticRow>({ text: semanticSql(q, where.sql, true), values })).rows
+    },
+    { settings },
+  )
 }
