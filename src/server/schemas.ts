@@ -160,7 +160,7 @@ export const MessagesQuery = Type.Object(
         minimum: 1,
         maximum: LIMITS.maxTokensMax,
         description:
-          'Drops the oldest turns until the estimate fits: UTF-8 bytes / 4 per content, plus 4 per message.',
+          'Drops the oldest turns until the count fits: o200k_base tokens per content (gpt-tokenizer), plus 4 per message.',
       }),
     ),
   },

@@ -420,7 +420,7 @@ export class Store {
    * A session's latest turns as chat messages, oldest first: each turn's user message, then its
    * answer when it has one; ready for OpenAI, Anthropic or Vercel AI SDK message lists. `limit` counts
    * turns (the newest before `before`); `maxTokens` drops the oldest turns until the estimate fits
-   * (estimateTokens: UTF-8 bytes / 4 per content, plus 4 per message). `nextCursor` (as `before`)
+   * (estimateTokens: o200k_base tokens per content, plus 4 per message). `nextCursor` (as `before`)
    * reads the turns older than those returned.
    */
   async messages(sessionId: string, options?: MessagesOptions): Promise<MessagesPage> {

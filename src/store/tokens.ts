@@ -1,19 +1,21 @@
-// Token estimates for fitting chat messages into a model's context window. No tokenizer is bundled:
-// models differ, and an exact count would tie the store to one of them. The estimate is one token per
-// four bytes of UTF-8, rounded up, plus a fixed overhead per message for its role and framing. Four
-// bytes is about one English token with the common BPE tokenizers. Other scripts count by their bytes:
-// Cyrillic half a token a character, CJK three quarters, emoji one. Real tokenizers often spend a
-// token or more on a CJK character, so leave headroom below the model's window for such text.
+// Token counts for fitting chat messages into a model's context window: gpt-tokenizer's o200k_base
+// encoding (GPT-4o and later), offline. One counter for the whole store, so a messages page cut to
+// `maxTokens` and a search context cut to its budget agree. Other models' tokenizers differ by a few
+// percent on English and more on other scripts: leave headroom below the model's window.
+// Special-token text such as "<|endoftext|>" in a message counts as ordinary text.
+import { countTokens as count } from 'gpt-tokenizer'
 
-/** Tokens counted for each message besides its content: role and separators in chat formats. */
+const NO_SPECIAL = { disallowedSpecial: new Set<string>() }
+
+/** Tokens counted for each message besides its content: role and separators, as OpenAI's chat format counts them. */
 export const MESSAGE_OVERHEAD_TOKENS = 4
 
-/** Estimated tokens of a text. */
+/** Tokens of a text (o200k_base). */
 export function estimateTokens(text: string): number {
-  return Math.ceil(Buffer.byteLength(text, 'utf8') / 4)
+  return text === '' ? 0 : count(text, NO_SPECIAL)
 }
 
-/** Estimated tokens of one chat message: its content plus the per-message overhead. */
+/** Tokens of one chat message: its content plus the per-message overhead. */
 export function estimateMessageTokens(content: string): number {
   return estimateTokens(content) + MESSAGE_OVERHEAD_TOKENS
 }

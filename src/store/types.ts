@@ -79,7 +79,7 @@ export interface MessagesOptions {
   limit?: number
   /** A nextCursor from an earlier call: messages of turns older than it. */
   before?: string | null
-  /** Drops the oldest turns until the estimated tokens fit (see estimateTokens). */
+  /** Drops the oldest turns until their tokens fit (o200k_base, see estimateTokens). */
   maxTokens?: number
 }
 

@@ -253,8 +253,8 @@ describe(`HTTP chat messages API (${backendName()})`, () => {
       `/v1/sessions/h-msg/messages?limit=2&before=${last.body.nextCursor}`,
     )
     expect(older.body).toEqual({ messages: all.body.messages.slice(0, 2), nextCursor: null })
-    // 'question 2' costs 3 + 4 tokens, turn 1 (3 + 4) + (2 + 4), turn 0 as much: 20 fits the two newest.
-    const budget = await server.call('GET', '/v1/sessions/h-msg/messages?maxTokens=20')
+    // 'question 2' costs 3 + 4 tokens, turn 1 (3 + 4) + (3 + 4), turn 0 as much: 21 fits the two newest.
+    const budget = await server.call('GET', '/v1/sessions/h-msg/messages?maxTokens=21')
     expect(budget.body.messages.map((m: { content: string }) => m.content)).toEqual([
       'question 1',
       'answer 1',

@@ -2,8 +2,9 @@
 // older turns relevant to a query, never over maxTokens.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NotFoundError, ValidationError } from '../../src/errors.js'
-import { countTokens, turnTokens } from '../../src/search/tokens.js'
+import { turnTokens } from '../../src/search/tokens.js'
 import type { Store } from '../../src/store/store.js'
+import { estimateTokens as countTokens } from '../../src/store/tokens.js'
 import type { Turn } from '../../src/store/types.js'
 import { TestEmbedder } from '../support/embedder.js'
 import { backend, openTestStore, type TestStore, turnInput } from '../support/store.js'

@@ -157,22 +157,23 @@ describe(`history oldest first and chat messages (${backend})`, () => {
     it('maxTokens drops the oldest whole turns until the estimate fits', async () => {
       const turns = await turnsOf('chat-budget', 4, (i) => ({
         userMessage: 'u'.repeat(40 * (i + 1)),
-        robotResponse: '語'.repeat(10 * (i + 1)), // 3 bytes a character
+        robotResponse: '語'.repeat(10 * (i + 1)), // a token a character
       }))
       const cost = (x: Turn) =>
         estimateMessageTokens(x.userMessage) + estimateMessageTokens(x.robotResponse ?? '')
-      // Turn 3 costs (160/4 + 4) + (120/4 + 4) = 78; turn 2: (120/4 + 4) + (90/4 → 23, + 4) = 61.
-      expect(cost(turns[3] as Turn)).toBe(78)
-      expect(cost(turns[2] as Turn)).toBe(61)
-      const two = await store.messages('chat-budget', { maxTokens: 78 + 61 })
+      // 'u' × 160 is 80 tokens, '語' × 40 is 40: turn 3 costs (80 + 4) + (40 + 4) = 128; turn 2:
+      // (60 + 4) + (30 + 4) = 98.
+      expect(cost(turns[3] as Turn)).toBe(128)
+      expect(cost(turns[2] as Turn)).toBe(98)
+      const two = await store.messages('chat-budget', { maxTokens: 128 + 98 })
       expect(two.messages).toEqual(chat(turns.slice(2)))
       // The dropped turns stay reachable: nextCursor reads from the oldest turn kept.
       expect(two.nextCursor).not.toBeNull()
       const older = await store.messages('chat-budget', { before: two.nextCursor })
       expect(older).toEqual({ messages: chat(turns.slice(0, 2)), nextCursor: null })
-      const one = await store.messages('chat-budget', { maxTokens: 78 + 61 - 1 })
+      const one = await store.messages('chat-budget', { maxTokens: 128 + 98 - 1 })
       expect(one.messages).toEqual(chat(turns.slice(3)))
-      const none = await store.messages('chat-budget', { maxTokens: 77 })
+      const none = await store.messages('chat-budget', { maxTokens: 127 })
       expect(none).toEqual({ messages: [], nextCursor: null })
       const total = turns.reduce((n, x) => n + cost(x), 0)
       expect(await store.messages('chat-budget', { maxTokens: total })).toEqual({
@@ -181,13 +182,15 @@ describe(`history oldest first and chat messages (${backend})`, () => {
       })
     })
 
-    it('estimates tokens as UTF-8 bytes / 4, rounded up, plus a per-message overhead', () => {
+    it('counts tokens with o200k_base (as context does), plus a per-message overhead', () => {
       expect(estimateTokens('')).toBe(0)
-      expect(estimateTokens('abcd')).toBe(1)
-      expect(estimateTokens('abcde')).toBe(2)
+      expect(estimateTokens('hello world')).toBe(2)
       expect(estimateTokens('😀')).toBe(1)
-      expect(estimateTokens('語語語語')).toBe(3)
-      expect(estimateMessageTokens('abcd')).toBe(1 + MESSAGE_OVERHEAD_TOKENS)
+      // A byte estimate would say 3: CJK costs a token a character here.
+      expect(estimateTokens('語語語語')).toBe(4)
+      // Special-token text is ordinary text, never an error.
+      expect(estimateTokens('<|endoftext|>')).toBeGreaterThan(1)
+      expect(estimateMessageTokens('hello world')).toBe(2 + MESSAGE_OVERHEAD_TOKENS)
     })
 
     it('an unknown session has no messages; bad options name the field', async () => {
