@@ -179,6 +179,32 @@ describe(`search (${backend})`, () => {
     }
   })
 
+  it("the userId filter follows the session's user, in every mode", async () => {
+    await store.putSession('s-dogs', { userId: 'ann' })
+    await store.putSession('s-ar', { userId: 'ann' })
+    await store.putSession('s-cats', { userId: 'bob' })
+    try {
+      const query = 'dog cat weather order'
+      for (const mode of MODES) {
+        const ann = (await store.search({ query, userId: 'ann', mode, limit: 100 })).results
+        const got = ann.map((r) => r.turn.sessionId)
+        if (mode === 'fulltext') {
+          // Full text needs every word unless told "or": ann's dog turns match, bob's cats do not pass.
+          const words = await store.search({ query: 'dog or cat', userId: 'ann', mode, limit: 100 })
+          expect(words.results.map((r) => r.turn.sessionId)).toEqual(['s-dogs', 's-dogs'])
+        } else expect(got.sort(), mode).toEqual(['s-ar', 's-dogs', 's-dogs'])
+        const nobody = await store.search({ query, userId: 'carol', mode, limit: 100 })
+        expect(nobody.results, mode).toEqual([])
+      }
+      // A session given to another user leaves the first user's results at once.
+      await store.putSession('s-ar', { userId: 'bob' })
+      const after = await store.search({ query, userId: 'ann', mode: 'semantic', limit: 100 })
+      expect(after.results.map((r) => r.turn.sessionId)).toEqual(['s-dogs', 's-dogs'])
+    } finally {
+      for (const s of ['s-dogs', 's-ar', 's-cats']) await store.putSession(s, { userId: null })
+    }
+  })
+
   it('tenants never see each other; a deleted session never appears', async () => {
     const a = store.tenant('search-a')
     const b = store.tenant('search-b')
