@@ -1,6 +1,7 @@
 // robot-brain-db serve [--port N] [--host H] [--log-level L] [--metrics-port N]: migrate, then serve
 // the HTTP API until SIGTERM or SIGINT, then shut down gracefully.
 import type { Command } from 'commander'
+import { withRetry } from '../db/retry.js'
 import { KeyStore } from '../keys/keys.js'
 import type { buildApp } from '../server/app.js'
 import { isLoopbackHost } from '../server/auth.js'
@@ -9,6 +10,8 @@ import { serveOptionsFromEnv } from '../server/options.js'
 import { shutdown } from '../server/shutdown.js'
 import { interactionBufferOptionsFromEnv } from '../store/interaction-buffer.js'
 import { openStore } from '../store/store.js'
+import { upkeepOptionsFromEnv } from '../upkeep/options.js'
+import { Upkeep } from '../upkeep/scheduler.js'
 import { type DbFlags, storeOptions, UsageError } from './common.js'
 import { logStartup, serveLoggerOptions } from './serve-log.js'
 
@@ -47,7 +50,9 @@ export function register(program: Command): void {
       'after',
       '\nOnce API keys exist, /metrics needs ROBOT_BRAIN_METRICS_TOKEN (Bearer) or --metrics-port.\n' +
         'Limits (environment): ROBOT_BRAIN_REQUEST_TIMEOUT_MS (30000), ROBOT_BRAIN_HEADERS_TIMEOUT_MS (10000),\n' +
-        'ROBOT_BRAIN_MAX_CONNECTIONS_PER_CLIENT (64), ROBOT_BRAIN_HEAVY_CONCURRENCY (8).',
+        'ROBOT_BRAIN_MAX_CONNECTIONS_PER_CLIENT (64), ROBOT_BRAIN_HEAVY_CONCURRENCY (8).\n' +
+        'Upkeep (partitions, session_stats, retention; see `maintain`): at most once per\n' +
+        'ROBOT_BRAIN_UPKEEP_INTERVAL (6h; off: never), one server at a time, only while serving requests.',
     )
     .action(async (opts: ServeFlags) => {
       const port = opts.port
@@ -83,8 +88,15 @@ async function serve(
           '"default". Create a key first (robot-brain-db keys create --tenant <tenant>), or listen on 127.0.0.1.',
       )
     }
+    const upkeep = new Upkeep({
+      owner: store.transport.owner,
+      options: upkeepOptionsFromEnv(),
+      retry: (fn) => withRetry(fn, store.config.retry),
+      log: { info: (o, m) => app?.log.info(o, m), warn: (o, m) => app?.log.warn(o, m) },
+    })
     app = await buildApp({
       store,
+      upkeep,
       logger: serveLoggerOptions(opts.level),
       allowAnonymous: loopback,
       limits: opts.env.limits,

@@ -41,6 +41,7 @@ function printStatus(r: StatusReport): void {
     console.log(`            online steps not finished: ${r.onlineStepsPending.join(', ')} (run migrate)`)
   if (r.embeddingBacklog !== null)
     console.log(`embeddings  ${n(r.embeddingBacklog)} turns waiting for a vector`)
+  if (r.upkeep) printUpkeep(r.upkeep)
   if (r.rowsUnavailable) console.log(`rows        unavailable: ${r.rowsUnavailable}`)
   else if (!r.tables || !r.partitions) {
     console.log('rows        no schema yet')
@@ -48,6 +49,23 @@ function printStatus(r: StatusReport): void {
   }
   if (r.tables) printCounts(r.tables)
   if (r.partitions) printPartitions(r.partitions)
+}
+
+function printUpkeep(u: NonNullable<StatusReport['upkeep']>): void {
+  const stats = u.sessionStats
+  console.log(
+    `stats       session_stats refreshed ${stats.refreshedAt ?? 'never'}` +
+      (stats.changedSince ? ', turns changed since' : ', current'),
+  )
+  const last = u.lastRun
+  const failed = Array.isArray(last?.results)
+    ? (last.results as Array<{ ok: boolean; task: string }>).filter((t) => !t.ok).map((t) => t.task)
+    : []
+  console.log(
+    `upkeep      ${last?.finishedAt ? `last run ${last.finishedAt}` : 'not run yet by serve'}` +
+      (failed.length ? ` (failed: ${failed.join(', ')})` : '') +
+      (u.runningIn ? `; running now in ${u.runningIn}` : ''),
+  )
 }
 
 function printCounts(tables: NonNullable<StatusReport['tables']>): void {

@@ -6,6 +6,7 @@ import { pendingOnlineSteps } from '../db/online-steps.js'
 import { OWNER_FIX, ownerProblem, ownerState } from '../db/owner-check.js'
 import type { DbPool } from '../db/pool.js'
 import { redactUrl } from '../db/urls.js'
+import { type UpkeepStatus, upkeepStatus } from '../upkeep/status.js'
 
 /** Above this many rows (by the planner's estimate) a table is not counted exactly. */
 export const EXACT_COUNT_LIMIT = 1_000_000
@@ -54,6 +55,8 @@ export interface StatusReport {
   embeddingBacklog: number | null
   /** Online steps of applied migrations not finished yet (resumed by the next migrate). */
   onlineStepsPending: string[]
+  /** The session_stats refresh and scheduled upkeep; null before their schema (0008). */
+  upkeep: UpkeepStatus | null
 }
 
 export function connectionInfo(config: Config, pooled: boolean): StatusReport['connection'] {
@@ -131,6 +134,7 @@ export async function gatherStatus(
     partitions: null,
     embeddingBacklog: null,
     onlineStepsPending: await pendingOnlineSteps(owner),
+    upkeep: await upkeepStatus(owner),
   }
   const queue = await owner.query<{ t: string | null }>(
     "SELECT to_regclass('robot_brain.embedding_queue')::text AS t",

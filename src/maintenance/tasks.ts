@@ -1,7 +1,11 @@
 // Named, repeatable upkeep tasks. Each runs on the owner pool (the direct URL) and is safe to run
-// again at any time: run them from the app's scheduler or `robot-brain-db maintain`, not pg_cron
-// (on Neon pg_cron only runs while the compute is awake).
-import type { Store } from '../store/store.js'
+// again at any time, or from two processes at once: `serve` runs them on its schedule (src/upkeep/),
+// `robot-brain-db maintain` by hand. Not pg_cron: on Neon it only runs while the compute is awake.
+import type { DbPool } from '../db/pool.js'
+import type { RetentionPolicy } from '../upkeep/options.js'
+import { ensurePartitions } from '../upkeep/partitions.js'
+import { applyRetention } from '../upkeep/retention.js'
+import { refreshSessionStatsIfChanged } from '../upkeep/stats-refresh.js'
 
 export interface TaskResult {
   task: string
@@ -10,58 +14,96 @@ export interface TaskResult {
   ms: number
 }
 
+export interface TaskContext {
+  /** The owner pool (direct URL). */
+  owner: DbPool
+  /** The clock's reading for this run (injectable: tests move it forward). */
+  now: Date
+  retention: RetentionPolicy
+  /** Run even what would be skipped (a session_stats refresh with no new turns). */
+  force?: boolean
+  /** Retries connection failures (the store's retry budget). */
+  retry<T>(fn: () => Promise<T>): Promise<T>
+}
+
 export interface MaintenanceTask {
   name: string
   description: string
-  run(store: Store): Promise<string>
+  run(ctx: TaskContext): Promise<string>
 }
+
+/** Months of partitions kept ahead of the current one. */
+export const MONTHS_AHEAD = 3
 
 export const TASKS: MaintenanceTask[] = [
   {
     name: 'partitions',
     description:
       'create monthly partitions for this month and the next three (moving early rows out of the default partition)',
-    async run(store) {
-      const { rows } = await store.transport.owner.query<{ created: number }>(
-        'SELECT robot_brain.ensure_partitions(3) AS created',
-      )
-      return `${rows[0]?.created ?? 0} partition(s) created`
+    async run(ctx) {
+      const created = await ctx.retry(() => ensurePartitions(ctx.owner, ctx.now, MONTHS_AHEAD))
+      return created.length ? `created ${created.join(', ')}` : 'all present'
     },
   },
   {
     name: 'stats',
-    description: 'refresh the session_stats materialized view concurrently (readers are not blocked)',
-    async run(store) {
-      await store.refreshSessionStats()
-      return 'session_stats refreshed'
+    description:
+      'refresh the session_stats materialized view concurrently, when turns changed since the last refresh (--force: always)',
+    async run(ctx) {
+      const r = await ctx.retry(() => refreshSessionStatsIfChanged(ctx.owner, { force: ctx.force }))
+      return r.refreshed
+        ? `session_stats refreshed at ${r.refreshedAt}`
+        : `skipped: no turns changed since the refresh at ${r.refreshedAt ?? 'an unknown time'}`
+    },
+  },
+  {
+    name: 'retention',
+    description:
+      'archive, then drop, whole months older than the retention policy (ROBOT_BRAIN_RETENTION_*; default: keep everything)',
+    async run(ctx) {
+      return applyRetention(ctx)
     },
   },
   {
     name: 'analyze',
     description:
       'update planner statistics of the partitioned tables (autovacuum does not analyze partitioned parents)',
-    async run(store) {
-      await store.transport.owner.query(
-        'ANALYZE robot_brain.sessions, robot_brain.conversations, robot_brain.robot_interactions',
+    async run(ctx) {
+      await ctx.retry(() =>
+        ctx.owner.query(
+          'ANALYZE robot_brain.sessions, robot_brain.conversations, robot_brain.robot_interactions',
+        ),
       )
       return 'analyzed'
     },
   },
 ]
 
-/** Runs the named tasks (all when none named), in order; a failing task does not stop the others. */
-export async function runMaintenance(store: Store, names: string[] = []): Promise<TaskResult[]> {
+export function checkTaskNames(names: string[]): void {
   const unknown = names.filter((n) => !TASKS.some((t) => t.name === n))
   if (unknown.length)
     throw new Error(
       `unknown maintenance task(s): ${unknown.join(', ')}; known: ${TASKS.map((t) => t.name).join(', ')}`,
     )
+}
+
+/**
+ * Runs the named tasks (all when none named), in order; a failing task does not stop the others.
+ * `beforeEach` may stop the run (returns false), e.g. when upkeep's lease was lost.
+ */
+export async function runTasks(
+  ctx: TaskContext,
+  names: string[] = [],
+  beforeEach?: (task: string) => Promise<boolean>,
+): Promise<TaskResult[]> {
+  checkTaskNames(names)
   const selected = names.length ? TASKS.filter((t) => names.includes(t.name)) : TASKS
   const results: TaskResult[] = []
   for (const task of selected) {
+    if (beforeEach && !(await beforeEach(task.name))) break
     const started = performance.now()
     try {
-      const detail = await task.run(store)
+      const detail = await task.run(ctx)
       results.push({ task: task.name, ok: true, detail, ms: Math.round(performance.now() - started) })
     } catch (err) {
       results.push({

@@ -11,6 +11,7 @@ import { KeyLookup } from '../keys/lookup.js'
 import type { InteractionBuffer } from '../store/interaction-buffer.js'
 import { LIMITS } from '../store/limits.js'
 import type { Store } from '../store/store.js'
+import type { Upkeep } from '../upkeep/scheduler.js'
 import { authHook } from './auth.js'
 import { HeavyLimit, heavyLimitHook } from './concurrency.js'
 import { type ConnectionCap, capConnectionsPerAddress } from './connections.js'
@@ -59,6 +60,8 @@ export interface AppOptions {
   limits?: ServerLimits
   /** Who may read /metrics (see metrics-access.ts). */
   metrics?: MetricsAccessOptions
+  /** Scheduled upkeep, started by API traffic (never by a timer: see upkeep/scheduler.ts). */
+  upkeep?: Upkeep
 }
 
 export interface ServerState {
@@ -74,6 +77,8 @@ export interface ServerState {
   connections: ConnectionCap
   /** Other listeners that live and die with the app (a metrics port): shutdown closes them. */
   extraServers: Server[]
+  /** Scheduled upkeep: shutdown stops it before closing the store. */
+  upkeep?: Upkeep
 }
 
 declare module 'fastify' {
@@ -132,6 +137,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     registry,
     connections,
     extraServers: [],
+    upkeep: options.upkeep,
   }
   app.decorate('robotBrain', state)
   app.addHook('onRoute', (route) => {
@@ -161,6 +167,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (v1) => {
       v1.addHook('onRequest', authHook({ store, keys, allowAnonymous: options.allowAnonymous ?? false }))
       v1.addHook('preHandler', heavyLimitHook(new HeavyLimit(options.limits?.heavy)))
+      // API traffic means the compute is awake anyway: the moment for upkeep, when due.
+      const upkeep = options.upkeep
+      if (upkeep) v1.addHook('onResponse', async () => upkeep.poke())
       turnRoutes(v1)
       messageRoutes(v1)
       sessionRoutes(v1)

@@ -60,6 +60,8 @@ export async function shutdown(
     // connections did. app.close() may still be finishing its hooks meanwhile.
     await buffer?.close({ timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)) })
     await Promise.race([appClosed, sleep(1_000)])
+    // Upkeep in progress stops after its current task; its lease expires if that takes too long.
+    if (state.upkeep) await Promise.race([state.upkeep.stop(), sleep(2_000)])
     await store.close()
     return true as const
   })()

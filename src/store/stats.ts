@@ -1,6 +1,7 @@
 // Session statistics: the session_stats materialized view (through its tenant-filtered view) where it
 // is current, the session's turns where it is not.
 import type { Queryable } from '../db/pool.js'
+import { refreshSessionStatsIfChanged } from '../upkeep/stats-refresh.js'
 import type { SessionStats } from './types.js'
 
 interface StatsRow {
@@ -74,5 +75,6 @@ export async function sessionStatsRows(
 /** Rebuilds the view without blocking readers (needs the unique index; runs as the owner). */
 export async function refreshSessionStats(db: Queryable): Promise<void> {
   // CONCURRENTLY needs the view to have been populated once; it is (CREATE ... AS populates).
-  await db.query('REFRESH MATERIALIZED VIEW CONCURRENTLY robot_brain.session_stats')
+  // Recorded in stats_refresh, as upkeep's refresh is.
+  await refreshSessionStatsIfChanged(db, { force: true })
 }

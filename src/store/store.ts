@@ -24,6 +24,7 @@ import { SearchEngine } from '../search/engine.js'
 import { validateFilters, validateSearch } from '../search/filters.js'
 import type { BatchResult } from '../search/queue.js'
 import type { ContextOptions, ContextResult, SearchOptions, SearchResponse } from '../search/types.js'
+import { type StatsFreshness, statsFreshness } from '../upkeep/stats-refresh.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { GroupCommit } from './group-commit.js'
 import { isUuid } from './ids.js'
@@ -596,6 +597,14 @@ export class Store {
   /** Rebuilds session_stats for every tenant, without blocking readers (owner pool). */
   async refreshSessionStats(): Promise<void> {
     await this.core.retry(() => refreshSessionStats(this.core.transport.owner))
+  }
+
+  /**
+   * When session_stats was last refreshed (by `serve`'s upkeep or `maintain stats`), and whether turns
+   * changed since. sessionStats() is exact either way; this says how much of it the view answers.
+   */
+  async sessionStatsFreshness(): Promise<StatsFreshness> {
+    return this.core.retry(() => statsFreshness(this.core.transport.owner))
   }
 
   /**

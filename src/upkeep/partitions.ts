@@ -1,0 +1,53 @@
+// Monthly partitions for the month of `now` and the months after it, for both partitioned tables.
+// `now` comes from the caller's clock (not the database's), so a test can move it forward. Each
+// missing partition is made in its own short transaction, under a transaction-scoped advisory lock
+// (works through a pooler): two processes never race on the same CREATE, and writes to other months
+// wait at most for one partition's creation.
+import { type DbPool, withTransaction } from '../db/pool.js'
+
+export const PARTITIONED_TABLES = ['conversations', 'robot_interactions'] as const
+export type PartitionedTable = (typeof PARTITIONED_TABLES)[number]
+
+/** Advisory lock key of partition creation: the bytes of 'rbdbpart' as a bigint. */
+const PARTITIONS_LOCK_KEY = '7161966484788289908'
+
+/** The first day of the UTC month `offset` months after the month of `at`, as YYYY-MM-DD. */
+export function monthStart(at: Date, offset = 0): string {
+  const d = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + offset, 1))
+  return d.toISOString().slice(0, 10)
+}
+
+/** The partition's name for a table and a month (YYYY-MM-DD or YYYY-MM). */
+export function partitionName(table: PartitionedTable, month: string): string {
+  return `${table}_p${month.slice(0, 4)}_${month.slice(5, 7)}`
+}
+
+/** Creates what is missing; returns the names created. */
+export async function ensurePartitions(owner: DbPool, now: Date, monthsAhead = 3): Promise<string[]> {
+  const wanted: Array<{ table: PartitionedTable; month: string; name: string }> = []
+  for (let i = 0; i <= monthsAhead; i++) {
+    const month = monthStart(now, i)
+    for (const table of PARTITIONED_TABLES) wanted.push({ table, month, name: partitionName(table, month) })
+  }
+  // One round trip in the usual case, where every partition exists.
+  const { rows } = await owner.query<{ name: string }>({
+    text: `SELECT n AS name FROM unnest($1::text[]) AS n
+            WHERE to_regclass(format('robot_brain.%I', n)) IS NULL`,
+    values: [wanted.map((w) => w.name)],
+  })
+  const missing = new Set(rows.map((r) => r.name))
+  const created: string[] = []
+  for (const w of wanted) {
+    if (!missing.has(w.name)) continue
+    const made = await withTransaction(owner, async (c) => {
+      await c.query({ text: 'SELECT pg_advisory_xact_lock($1::bigint)', values: [PARTITIONS_LOCK_KEY] })
+      const { rows: r } = await c.query<{ made: boolean }>({
+        text: 'SELECT robot_brain.ensure_month_partition($1, $2::date) AS made',
+        values: [w.table, w.month],
+      })
+      return r[0]?.made === true
+    })
+    if (made) created.push(w.name)
+  }
+  return created
+}
