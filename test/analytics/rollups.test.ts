@@ -43,8 +43,14 @@ async function expectExact(t: TestStore, store: Store, tenant: string): Promise<
     })),
   )
   raw.forEach((r, i) => {
-    expect(flat[i]?.user).toBeCloseTo(r.avg_user ?? Number.NaN, 9)
-    expect(flat[i]?.response).toBeCloseTo(r.avg_response ?? Number.NaN, 9)
+    // An hour whose turns all await their answers has no average: null on both sides.
+    for (const [got, want] of [
+      [flat[i]?.user, r.avg_user],
+      [flat[i]?.response, r.avg_response],
+    ] as const) {
+      if (want === null) expect(got).toBeNull()
+      else expect(got).toBeCloseTo(want, 9)
+    }
   })
 }
 
@@ -135,6 +141,37 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
     await expectExact(t, s, 'edits')
     const [p] = (await s.analytics.personalities({ from: FROM, to: TO })).personalities
     expect(p?.avgResponseLength).toBe(41 / 2)
+  })
+
+  it('follows the messages API: pending turns completed later, turns deleted one by one', async () => {
+    const s = t.store.tenant('messages')
+    const pending = []
+    for (let i = 0; i < 6; i++) {
+      pending.push(
+        await s.recordTurn({
+          sessionId: `m${i % 2}`,
+          robotPersonality: i % 3 === 0 ? 'calm' : 'loud',
+          userMessage: 'q'.repeat(3 + i),
+          robotResponse: null,
+          createdAt: `2026-02-05T0${i}:30:00Z`,
+        }),
+      )
+    }
+    // Awaiting answers: counted as turns, with no response length yet.
+    await expectExact(t, s, 'messages')
+    for (const [i, turn] of pending.entries()) {
+      if (i % 3 !== 2)
+        await s.completeTurn(turn.sessionId, turn.id, { robotResponse: 'a'.repeat(10 * (i + 1)) })
+    }
+    await expectExact(t, s, 'messages')
+    await s.deleteTurn('m0', pending[0]?.id as string)
+    await s.deleteTurn('m1', pending[5]?.id as string)
+    await expectExact(t, s, 'messages')
+    const left = (await s.analytics.personalities({ from: FROM, to: TO })).personalities
+    expect(left.map((p) => [p.robotPersonality, p.turns]).sort()).toEqual([
+      ['calm', 1],
+      ['loud', 3],
+    ])
   })
 
   it('backfills rows stored before the rollups existed, when the migration runs', async () => {
