@@ -7,7 +7,7 @@ import type { Summary } from './stats.js'
 import { TARGET_LABELS, type TargetName } from './targets.js'
 
 export interface ResultRow extends Comparison {
-  suite: 'turns' | 'history' | 'interactions' | 'http'
+  suite: 'turns' | 'history' | 'interactions' | 'http' | 'partitions'
   target: TargetName
   case: string
   /** Stable id of the case, e.g. turns.pg.8.distinct. */
@@ -16,6 +16,8 @@ export interface ResultRow extends Comparison {
   baselineName: string
   projectName: string
   storedTurns?: number
+  /** Monthly partitions of conversations when measured (suite partitions). */
+  partitions?: number
 }
 
 export interface TargetCheck {

@@ -14,6 +14,7 @@ import { createBenchDatabase } from './server.js'
 import { openServerTargets } from './server-targets.js'
 import { HISTORY_READERS } from './suite-history.js'
 import { HTTP_CONNECTIONS } from './suite-http.js'
+import { partitionsRun, partitionTargets } from './suite-partitions.js'
 import { openTarget, POOL_MAX, type TargetName } from './targets.js'
 
 export { SUITES, TARGETS } from './profiles.js'
@@ -104,8 +105,12 @@ export async function runBench(opts: BenchOptions): Promise<Report> {
     httpConnections: HTTP_CONNECTIONS,
   }
   let postgres = 'not used'
-  if (opts.targets.some((t) => t !== 'pglite')) {
+  if (opts.targets.some((t) => t !== 'pglite') && opts.suites.some((s) => s !== 'partitions')) {
     postgres = (await run.step('server targets', () => serverRun(opts, run, settings))) ?? 'unknown'
+  }
+  if (opts.suites.includes('partitions') && opts.targets.includes('pg')) {
+    const version = await run.step('partitions', () => partitionsRun(opts, run))
+    if (postgres === 'not used' && version) postgres = version
   }
   if (opts.targets.includes('pglite') && (opts.suites.includes('turns') || opts.suites.includes('history'))) {
     await run.step('PGlite', () => embeddedRun(opts, run))
@@ -123,7 +128,7 @@ export async function runBench(opts: BenchOptions): Promise<Report> {
       postgres,
       settings,
     },
-    targets: evaluateTargets(run.results),
+    targets: [...evaluateTargets(run.results), ...partitionTargets(run.results)],
     results: run.results,
     checks: run.checks,
     skipped: run.skipped,

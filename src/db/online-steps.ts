@@ -9,6 +9,7 @@
 //     is interrupted (crash, Ctrl-C, deploy) resumes where it stopped at the next `migrate`;
 //   - it is idempotent: two processes running it at once, or a rerun, do no harm.
 // Later migrations add their steps to STEPS under their version number.
+import { backfillSessionSpans, backfillTurnIds } from './online-steps-0009.js'
 import type { DbPool, Queryable } from './pool.js'
 
 export interface OnlineStepOptions {
@@ -22,7 +23,7 @@ export interface OnlineStepOptions {
   maxBatches?: number
 }
 
-interface StepContext {
+export interface StepContext {
   pool: Queryable
   options: Required<Omit<OnlineStepOptions, 'onProgress' | 'maxBatches'>> & OnlineStepOptions
   progress: Record<string, unknown>
@@ -52,6 +53,8 @@ const STEPS: OnlineStep[] = [
         'USING gin (search_vector)',
       ),
   },
+  { version: 9, name: 'backfill_turn_ids', run: backfillTurnIds },
+  { version: 9, name: 'backfill_session_spans', run: backfillSessionSpans },
 ]
 
 /** Advisory lock key of online steps: the bytes of 'rbdbonln' as a bigint. */

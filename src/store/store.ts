@@ -191,9 +191,9 @@ class StoreCore {
   }
 
   /**
-   * Writes a batch; per turn, its inserted row (created), the row already stored under its id
-   * (created false: the caller compares contents), or null when a concurrent statement stored the id
-   * and this one saw neither (the caller looks it up).
+   * Writes a batch; per turn, its inserted row (created), the first row of its id when the batch held
+   * the id twice (created false: the caller compares contents), or null when the id was stored before
+   * (the caller looks the stored turn up: replays are rare).
    */
   async writeTurns(tenant: string, turns: NewTurn[]): Promise<Array<WrittenRow | null>> {
     // The same id twice in one batch (concurrent replays) is sent once: the first caller gets it as
@@ -321,8 +321,7 @@ export class Store {
       this.core.search.poke()
       return { turn: toTurn(written), created: true }
     }
-    // Stored before: by an earlier call (the statement returned it), or by a concurrent statement
-    // this one did not see (rare: look it up).
+    // Stored before, by an earlier or a concurrent statement: look it up (replays are rare).
     const stored = written ?? (await this.core.retry(() => turnsById(db, this.tenantId, [turn.id])))[0]
     if (!stored) {
       // The id is taken by a row of another createdAt, which the key does not see as the same turn.

@@ -44,31 +44,29 @@ export const TURN_COLUMNS = `c.id::text AS id, c.session_id, c.robot_personality
 
 /**
  * Inserts turns and counts them into their sessions, atomically, in one statement. A turn whose id is
- * already stored is not inserted and counts nothing: the statement returns the stored row instead
- * (created = false), so the caller tells a replay from a conflicting reuse of the id without another
- * round trip. Sessions are upserted in id order, so two batches touching the same sessions lock them
- * in the same order and cannot deadlock. A turn's userId fills the session's user when it has none;
- * changing a session's user takes putSession or PATCH.
+ * already stored is not inserted and counts nothing: the claim_turn_id trigger (migration 0009) skips a
+ * row whose id is stored with another created_at, and the primary key one stored with the same; either
+ * way the turn is missing from what the statement returns, and the caller reads the stored row (a
+ * replay: rare, a second round trip). No partition is searched for the id, so the cost of a turn does
+ * not grow with the months kept. Sessions are upserted in id order, so two batches touching the same
+ * sessions lock them in the same order and cannot deadlock. A turn's userId fills the session's user
+ * when it has none; changing a session's user takes putSession or PATCH. The session's span of turn
+ * times (turns_from, turns_to: history reads only the partitions inside it) grows to hold the new
+ * turns; an unknown span (NULL on a session that already has turns) stays unknown.
  * The inserted turns are added to the personality rollups in the same statement.
  */
 const INSERT_TURNS = `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
 req AS (
-  SELECT ctx.tenant_id, i.*, stored.x AS stored
+  SELECT ctx.tenant_id, i.*
   FROM ctx, unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[], $9::text[])
     AS i(id, session_id, robot_personality, user_message, robot_response, metadata, created_at, user_id)
-  -- The key holds created_at (the partition key), so a replay sent with another createdAt would not
-  -- conflict: look the id up in every partition. LATERAL with LIMIT stays a per-row lookup run after ctx.
-  LEFT JOIN LATERAL (
-    SELECT x FROM robot_brain.conversations x
-    WHERE x.tenant_id = ctx.tenant_id AND x.id = i.id LIMIT 1
-  ) stored ON true
 ),
 c AS (
   INSERT INTO robot_brain.conversations
     (tenant_id, id, session_id, robot_personality, user_message, robot_response, metadata, created_at)
   SELECT tenant_id, id, session_id, robot_personality, user_message, robot_response, metadata, created_at
-  FROM req WHERE (req.stored).id IS NULL
+  FROM req
   ON CONFLICT (tenant_id, id, created_at) DO NOTHING
   RETURNING *
 ),
@@ -81,20 +79,21 @@ per_session AS (
   ORDER BY c.session_id
 ),
 s AS (
-  INSERT INTO robot_brain.sessions AS s (tenant_id, id, created_at, last_active, message_count, user_id)
-  SELECT tenant_id, session_id, first_at, last_at, n, user_id FROM per_session
+  INSERT INTO robot_brain.sessions AS s
+    (tenant_id, id, created_at, last_active, message_count, user_id, turns_from, turns_to)
+  SELECT tenant_id, session_id, first_at, last_at, n, user_id, first_at, last_at FROM per_session
   ON CONFLICT (tenant_id, id) DO UPDATE
     SET message_count = s.message_count + excluded.message_count,
         last_active = greatest(s.last_active, excluded.last_active),
-        user_id = coalesce(s.user_id, excluded.user_id)
+        user_id = coalesce(s.user_id, excluded.user_id),
+        turns_from = CASE WHEN s.turns_from IS NULL AND s.message_count > 0 THEN NULL
+                          ELSE least(s.turns_from, excluded.turns_from) END,
+        turns_to = CASE WHEN s.turns_from IS NULL AND s.message_count > 0 THEN NULL
+                        ELSE greatest(s.turns_to, excluded.turns_to) END
   RETURNING s.id
 ),
 ${personalityRollupCte('c', 's')}
-SELECT ${TURN_COLUMNS}, true AS created FROM c
-UNION ALL
-SELECT ${TURN_COLUMNS}, false AS created
-FROM req CROSS JOIN LATERAL (SELECT (req.stored).*) c
-WHERE (req.stored).id IS NOT NULL`
+SELECT ${TURN_COLUMNS}, true AS created FROM c`
 
 export async function insertTurns(db: Queryable, tenant: string, turns: NewTurn[]): Promise<WrittenRow[]> {
   const { rows } = await db.query<WrittenRow>({
@@ -115,7 +114,10 @@ export async function insertTurns(db: Queryable, tenant: string, turns: NewTurn[
   return rows
 }
 
-/** Stored turns by key: answers replays, whose insert skipped the row. */
+/**
+ * Stored turns by id: answers replays, whose insert skipped the row. Searches every partition (a
+ * turn stored before migration 0009 may not have its id in turn_ids yet); replays are rare.
+ */
 const TURNS_BY_KEY = `
 SELECT ${TURN_COLUMNS}
 FROM robot_brain.use_tenant($1) AS ctx(tenant_id)
@@ -134,33 +136,15 @@ export async function turnsById(db: Queryable, tenant: string, ids: string[]): P
 }
 
 /**
- * One page of a session's turns in key order ('<' and DESC: newest first, strictly older than the
- * cursor key; '>' and ASC: oldest first, strictly newer): at most $5 rows, and no row that starts past
- * $6 bytes of text (octet_length reads the stored size, without decompressing). `fetched` counts the
- * rows before the byte cut, so the caller knows more exist.
+ * One page of a session's turns in key order (robot_brain.history_page, migration 0009): newest first
+ * below the cursor key, or oldest first above it; at most $5 rows and no row that starts past $6 bytes
+ * of text. `fetched` counts the rows before the byte cut, so the caller knows more exist. A function,
+ * so its statements are parsed once per server connection even through a pooler that keeps no
+ * prepared statements; it reads only the partitions inside the session's span of turn times.
  */
-const pageQuery = (cmp: '<' | '>', dir: 'DESC' | 'ASC') => `
+const HISTORY = `
 SELECT ${TURN_COLUMNS}, c.fetched
-FROM robot_brain.use_tenant($1) AS ctx(tenant_id)
-CROSS JOIN LATERAL (
-  SELECT p.*, count(*) OVER () AS fetched,
-    coalesce(sum(coalesce(octet_length(p.user_message), 0) + coalesce(octet_length(p.robot_response), 0)
-        + octet_length(p.metadata::text))
-      OVER (ORDER BY p.created_at ${dir}, p.id ${dir} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS bytes_before
-  FROM (
-    SELECT * FROM robot_brain.conversations c
-    WHERE c.tenant_id = ctx.tenant_id
-      AND c.session_id = $2
-      AND (c.created_at, c.id) ${cmp} (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid)
-    ORDER BY c.created_at ${dir}, c.id ${dir}
-    LIMIT $5
-  ) p
-) c
-WHERE c.bytes_before < $6
-ORDER BY c.created_at ${dir}, c.id ${dir}`
-
-const HISTORY = pageQuery('<', 'DESC')
-const HISTORY_ASC = pageQuery('>', 'ASC')
+FROM robot_brain.history_page($1, $2, $3::bigint, $4::uuid, $5, $6, $7) c`
 
 /** Above every stored key: the first page, newest first. */
 const NEWEST: CursorKey = { us: FAR_FUTURE_US, id: 'ffffffff-ffff-ffff-ffff-ffffffffffff' }
@@ -183,12 +167,11 @@ export async function historyPage(
   maxBytes: number = LIMITS.historyPageBytes,
 ): Promise<Array<TurnRow & { fetched: string }>> {
   const key = from ?? (order === 'asc' ? OLDEST : NEWEST)
-  const values = [tenant, sessionId, key.us, key.id, limit, maxBytes]
-  const { rows } = await db.query<TurnRow & { fetched: string }>(
-    order === 'asc'
-      ? { name: 'rb_history_asc_bytes', text: HISTORY_ASC, values }
-      : { name: 'rb_history_bytes', text: HISTORY, values },
-  )
+  const { rows } = await db.query<TurnRow & { fetched: string }>({
+    name: 'rb_history_page',
+    text: HISTORY,
+    values: [tenant, sessionId, key.us, key.id, limit, maxBytes, order === 'asc'],
+  })
   return rows
 }
 

@@ -49,7 +49,10 @@ describe(`online migration steps (${backend})`, () => {
     const status = await import('../../src/db/online-steps.js').then((m) =>
       m.pendingOnlineSteps(store.transport.owner),
     )
-    expect(status).toEqual(['0005:backfill_search_vector', '0005:search_vector_index'])
+    expect(status.filter((x) => x.startsWith('0005:'))).toEqual([
+      '0005:backfill_search_vector',
+      '0005:search_vector_index',
+    ])
 
     // Resumed while writers write: no write fails.
     let writing = true

@@ -1,0 +1,79 @@
+// Online steps of migration 0009: the ids of turns stored before it go into turn_ids, and sessions
+// stored before it get the span of their turns. Both in committed batches that record their progress.
+import type { StepContext } from './online-steps.js'
+
+/**
+ * Keys the turns in primary-key order, a batch per statement. New turns key themselves (the
+ * claim_turn_id trigger, which until this step ends also keys an older row of the same id on demand).
+ * Last, turn_ids_complete() is replaced to say true, which turns that on-demand search off.
+ */
+const BACKFILL_TURN_IDS = `
+WITH batch AS MATERIALIZED (
+  SELECT tenant_id, id, created_at FROM robot_brain.conversations
+  WHERE (tenant_id, id, created_at) > ($1::text, $2::uuid, $3::timestamptz)
+  ORDER BY tenant_id, id, created_at
+  LIMIT $4
+),
+keyed AS (
+  INSERT INTO robot_brain.turn_ids (tenant_id, id, created_at)
+  SELECT tenant_id, id, created_at FROM batch
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM keyed)::integer AS keyed,
+       last.tenant_id, last.id::text AS id, last.created_at::text AS created_at
+FROM (SELECT * FROM batch ORDER BY tenant_id DESC, id DESC, created_at DESC LIMIT 1) last`
+
+export async function backfillTurnIds(ctx: StepContext): Promise<boolean> {
+  let key = ctx.progress as { tenantId?: string; id?: string; createdAt?: string; keyed?: number }
+  let keyed = key.keyed ?? 0
+  for (;;) {
+    if (!ctx.batch()) return false
+    const { rows } = await ctx.pool.query<{
+      keyed: number
+      tenant_id: string
+      id: string
+      created_at: string
+    }>({
+      text: BACKFILL_TURN_IDS,
+      values: [
+        key.tenantId ?? '',
+        key.id ?? '00000000-0000-0000-0000-000000000000',
+        key.createdAt ?? '-infinity',
+        ctx.options.batchSize,
+      ],
+    })
+    const last = rows[0]
+    if (!last) break
+    keyed += last.keyed
+    key = { tenantId: last.tenant_id, id: last.id, createdAt: last.created_at, keyed }
+    await ctx.save(key)
+    ctx.options.onProgress?.('backfill_turn_ids', `${keyed} turn ids keyed`)
+  }
+  await ctx.pool.query(
+    `CREATE OR REPLACE FUNCTION robot_brain.turn_ids_complete() RETURNS boolean
+     LANGUAGE sql STABLE AS $$ SELECT true $$`,
+  )
+  return true
+}
+
+/** Sets the span of sessions in (tenant_id, id) order (robot_brain.backfill_session_spans). */
+export async function backfillSessionSpans(ctx: StepContext): Promise<boolean> {
+  let key = ctx.progress as { tenantId?: string; id?: string; filled?: number }
+  let filled = key.filled ?? 0
+  // Sessions are few beside turns, and each reads two index ends per partition: smaller batches.
+  const batch = Math.max(1, Math.floor(ctx.options.batchSize / 4))
+  for (;;) {
+    if (!ctx.batch()) return false
+    const { rows } = await ctx.pool.query<{ tenant_id: string; id: string; filled: number }>({
+      text: 'SELECT * FROM robot_brain.backfill_session_spans($1, $2, $3)',
+      values: [key.tenantId ?? '', key.id ?? '', batch],
+    })
+    const last = rows[0]
+    if (!last) return true
+    filled += last.filled
+    key = { tenantId: last.tenant_id, id: last.id, filled }
+    await ctx.save(key)
+    ctx.options.onProgress?.('backfill_session_spans', `${filled} session spans set`)
+  }
+}
