@@ -28,8 +28,10 @@ export interface StoreOptions {
   url?: string
   /** Direct URL for migrations and maintenance (Neon: DATABASE_URL_UNPOOLED). Derived when absent. */
   directUrl?: string
-  /** Read replica URL for analytics. */
+  /** Read replica URL: analytics, search and statistics read there when it is up and fresh. */
   readUrl?: string
+  /** Reads leave the replica when it lags the primary by more than this (ms; default 10000). */
+  readMaxLagMs?: number
   driver?: Driver
   /** Embedded data directory, or `memory://` for a throwaway database. */
   dataDir?: string
@@ -61,6 +63,7 @@ export interface Config {
   url?: string
   directUrl?: string
   readUrl?: string
+  readMaxLagMs: number
   dataDir: string
   neon: { wsProxy?: string; secureWebSocket: boolean }
   poolMax: number
@@ -106,6 +109,7 @@ export function optionsFromEnv(env: Env = process.env): StoreOptions {
     url: envUrl(env, 'DATABASE_URL', 'NEON_DATABASE_URL'),
     directUrl: envUrl(env, 'DATABASE_URL_UNPOOLED'),
     readUrl: envUrl(env, 'DATABASE_READ_URL'),
+    readMaxLagMs: envInt(env, 'DATABASE_READ_MAX_LAG_MS'),
     driver: (driver as Driver | undefined) || undefined,
     dataDir: env.ROBOT_BRAIN_DATA_DIR?.trim() || undefined,
     neon: {
@@ -162,6 +166,7 @@ export function resolveConfig(options: StoreOptions = {}): Config {
     url,
     directUrl: url ? (options.directUrl ?? deriveDirectUrl(url)) : undefined,
     readUrl: options.readUrl,
+    readMaxLagMs: options.readMaxLagMs ?? 10_000,
     dataDir: options.dataDir ?? DEFAULT_DATA_DIR,
     neon: { wsProxy: options.neon?.wsProxy, secureWebSocket: options.neon?.secureWebSocket ?? true },
     poolMax: options.poolMax ?? 10,
@@ -173,6 +178,9 @@ export function resolveConfig(options: StoreOptions = {}): Config {
     runtimeRole: options.runtimeRole ?? DEFAULT_RUNTIME_ROLE,
     preparedStatements: options.preparedStatements ?? !(url && pooled && !isNeonPooledUrl(url)),
     pooled,
+  }
+  if (!Number.isInteger(config.readMaxLagMs) || config.readMaxLagMs < 0) {
+    throw new ConfigError('readMaxLagMs must be a non-negative integer (milliseconds)')
   }
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.runtimeRole)) {
     throw new ConfigError('runtimeRole must be a lower-case SQL identifier')

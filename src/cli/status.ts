@@ -24,6 +24,7 @@ function printStatus(r: StatusReport): void {
     if (c.directUrl) console.log(`            direct: ${c.directUrl}`)
     if (c.readUrl) console.log(`            read:   ${c.readUrl}`)
   }
+  if (r.replica) console.log(`replica     ${describeReplica(r.replica)}`)
   console.log(`server      PostgreSQL ${r.server.version}`)
   const s = r.schema
   const state = s.current
@@ -68,6 +69,12 @@ function printUpkeep(u: NonNullable<StatusReport['upkeep']>): void {
   )
 }
 
+function describeReplica(s: NonNullable<StatusReport['replica']>): string {
+  const lag = s.lagMs === null ? 'lag unknown' : `lag ${(s.lagMs / 1000).toFixed(3)} s`
+  const state = s.up ? `up, ${lag}` : 'down'
+  return `${state} (bound ${s.maxLagMs / 1000} s): ${s.serving ? 'serving analytics, search and statistics' : `reads go to the primary (${s.reason})`}`
+}
+
 function printCounts(tables: NonNullable<StatusReport['tables']>): void {
   console.log('rows')
   for (const [table, count] of Object.entries(tables)) {
@@ -100,7 +107,7 @@ export function register(program: Command): void {
     .description(
       'show the connection (password redacted), server version, schema version, row counts ' +
         'across all tenants, the partitions of conversations and robot_interactions, and the ' +
-        'embedding backlog (turns waiting for a vector)',
+        "embedding backlog (turns waiting for a vector), and the read replica's lag (with DATABASE_READ_URL)",
     )
     .option('--json', 'print the report as JSON')
     .addHelpText(
@@ -114,6 +121,10 @@ says why, and the exit code is 1.`,
     .action(async (opts: DbFlags & { json?: boolean }) => {
       await withStore(opts, async (store) => {
         const report = await gatherStatus(store.config, store.transport.owner, store.transport.pooled)
+        if (store.config.readUrl) {
+          report.replica = await store.replica({ check: true })
+          report.replicaLagSeconds = report.replica.lagMs === null ? null : report.replica.lagMs / 1000
+        }
         if (opts.json) printJson(report)
         else printStatus(report)
         // A setup problem was found (the counts could not be seen): scripts should notice.

@@ -5,6 +5,7 @@ import { migrationStatus } from '../db/migrate.js'
 import { pendingOnlineSteps } from '../db/online-steps.js'
 import { OWNER_FIX, ownerProblem, ownerState } from '../db/owner-check.js'
 import type { DbPool } from '../db/pool.js'
+import type { ReplicaState } from '../db/read-routing.js'
 import { redactUrl } from '../db/urls.js'
 import { type UpkeepStatus, upkeepStatus } from '../upkeep/status.js'
 
@@ -57,6 +58,10 @@ export interface StatusReport {
   onlineStepsPending: string[]
   /** The session_stats refresh and scheduled upkeep; null before their schema (0008). */
   upkeep: UpkeepStatus | null
+  /** How far the read replica is behind the primary; null without a replica, or when it is down. */
+  replicaLagSeconds: number | null
+  /** The read replica (DATABASE_READ_URL) as read routing sees it; absent without one. */
+  replica?: ReplicaState
 }
 
 export function connectionInfo(config: Config, pooled: boolean): StatusReport['connection'] {
@@ -133,6 +138,7 @@ export async function gatherStatus(
     tables: null,
     partitions: null,
     embeddingBacklog: null,
+    replicaLagSeconds: null,
     onlineStepsPending: await pendingOnlineSteps(owner),
     upkeep: await upkeepStatus(owner),
   }

@@ -1,7 +1,7 @@
 // The search capability the Store composes: runs full-text, semantic and hybrid searches for a
 // tenant, embeds queries, stores client-sent vectors, and owns the embedding worker. It knows the
 // pools and the embedder, never the Store.
-import type { Transport } from '../db/pool.js'
+import type { DbPool, Transport } from '../db/pool.js'
 import { SQLSTATE } from '../db/sqlstate.js'
 import { ValidationError } from '../errors.js'
 import { type TurnRow, toTurn } from '../store/turns.js'
@@ -43,13 +43,15 @@ export class SearchEngine {
     private readonly transport: Transport,
     readonly embedder: Embedder | null,
     private readonly retry: <T>(fn: () => Promise<T>) => Promise<T>,
+    /** The pool a tenant's searches read from (the read replica when fresh); the app pool by default. */
+    private readonly reader: (tenant: string) => DbPool = () => transport.app,
   ) {}
 
   async search(tenant: string, s: ValidSearch): Promise<SearchResponse> {
     const mode = s.mode ?? (await this.defaultMode(tenant))
     if (mode === 'fulltext') {
       const rows = await this.retry(() =>
-        fulltextSearch(this.transport.app, tenant, s.query, s.filters, s.limit),
+        fulltextSearch(this.reader(tenant), tenant, s.query, s.filters, s.limit),
       )
       return {
         mode,
@@ -75,7 +77,7 @@ export class SearchEngine {
     }
     const arm = Math.min(SEARCH_LIMITS.limitMax * SEARCH_LIMITS.armFactor, s.limit * SEARCH_LIMITS.armFactor)
     const [ft, sem] = await Promise.all([
-      this.retry(() => fulltextSearch(this.transport.app, tenant, s.query, s.filters, arm)),
+      this.retry(() => fulltextSearch(this.reader(tenant), tenant, s.query, s.filters, arm)),
       this.semanticRows(tenant, s.query, s.filters, arm),
     ])
     const results: SearchResult[] = fuse(ft, sem, s.limit).map((r) => ({
@@ -117,7 +119,7 @@ export class SearchEngine {
     }
     try {
       return await this.retry(() =>
-        semanticSearch(this.transport.app, tenant, { model: embedder.model, vector }, filters, limit),
+        semanticSearch(this.reader(tenant), tenant, { model: embedder.model, vector }, filters, limit),
       )
     } catch (err) {
       // The extension was dropped since it was last seen.

@@ -3,6 +3,7 @@
 // One registry per app, so several apps in one process (tests) do not collide.
 import type { FastifyInstance } from 'fastify'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { ReplicaState } from '../db/read-routing.js'
 import type { InteractionBuffer } from '../store/interaction-buffer.js'
 import type { Store } from '../store/store.js'
 
@@ -41,6 +42,7 @@ export function registerMetrics(app: FastifyInstance, sources: MetricSources = {
   if (sources.store) {
     registerRetryMetrics(app, registry, sources.store)
     registerEmbeddingMetrics(registry, sources.store)
+    registerReplicaMetrics(registry, sources.store)
   }
   if (sources.interactionBuffer) registerBufferMetrics(registry, sources.interactionBuffer)
   return registry
@@ -99,6 +101,64 @@ function registerEmbeddingMetrics(registry: Registry, store: Store): void {
       } catch {
         // The database is away: /metrics still answers; the gauge keeps its last value.
       }
+    },
+  })
+}
+
+/**
+ * The read replica (DATABASE_READ_URL): its lag behind the primary, whether it is up and serving reads,
+ * and routed reads by where they ran. Absent without a replica. A scrape checks the replica first, so
+ * the lag shown is current even when no read came lately.
+ */
+function registerReplicaMetrics(registry: Registry, store: Store): void {
+  if (!store.config.readUrl) return
+  // One check per scrape, shared by the gauges (a registry collects them concurrently).
+  let pending: Promise<ReplicaState> | undefined
+  const current = () => {
+    pending ??= store
+      .replica({ check: true })
+      .catch(() => store.replica())
+      .finally(() => {
+        pending = undefined
+      })
+    return pending
+  }
+  new Gauge({
+    name: 'robot_brain_replica_lag_seconds',
+    help: 'How far the read replica is behind the primary (absent while not known: down or not checked yet).',
+    registers: [registry],
+    async collect() {
+      const s = await current()
+      this.reset()
+      if (s.lagMs !== null) this.set(s.lagMs / 1000)
+    },
+  })
+  new Gauge({
+    name: 'robot_brain_replica_up',
+    help: '1 when the last check reached the read replica, else 0.',
+    registers: [registry],
+    async collect() {
+      this.set((await current()).up ? 1 : 0)
+    },
+  })
+  new Gauge({
+    name: 'robot_brain_replica_serving',
+    help: '1 when routed reads (analytics, search, statistics) go to the replica, 0 when they fall back to the primary.',
+    registers: [registry],
+    async collect() {
+      this.set((await current()).serving ? 1 : 0)
+    },
+  })
+  new Gauge({
+    name: 'robot_brain_replica_reads',
+    help: 'Routed reads since start, by where they ran: replica, primary; fallback counts replica errors the primary answered.',
+    labelNames: ['target'] as const,
+    registers: [registry],
+    async collect() {
+      const s = await current()
+      this.set({ target: 'replica' }, s.reads.replica)
+      this.set({ target: 'primary' }, s.reads.primary)
+      this.set({ target: 'fallback' }, s.reads.fallbacks)
     },
   })
 }

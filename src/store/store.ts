@@ -13,6 +13,7 @@ import {
 import type { OnlineStepOptions } from '../db/online-steps.js'
 import { explainOwnerError } from '../db/owner-check.js'
 import type { DbPool, Transport } from '../db/pool.js'
+import { ReadRouter, type ReplicaState } from '../db/read-routing.js'
 import { type RetryHooks, withRetry } from '../db/retry.js'
 import { applyPooledStatementTimeout, type PooledTimeoutResult } from '../db/statement-timeout.js'
 import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../errors.js'
@@ -106,13 +107,26 @@ class StoreCore {
   }
 
   readonly search: SearchEngine
+  /** Where analytics, search and statistics read: the replica when fresh, else the primary. */
+  readonly reads: ReadRouter
 
   constructor(
     readonly config: Config,
     readonly transport: Transport,
     embedder: Embedder | null,
   ) {
-    this.search = new SearchEngine(transport, embedder, (fn) => this.retry(fn))
+    this.reads = new ReadRouter(transport.app, transport.read === transport.app ? null : transport.read, {
+      maxLagMs: config.readMaxLagMs,
+      // Often enough that the lag is known to a quarter of the bound; at most once a second.
+      checkIntervalMs: Math.min(1000, Math.max(50, Math.floor(config.readMaxLagMs / 4))),
+      checkTimeoutMs: Math.min(2000, config.connectTimeoutMs),
+    })
+    this.search = new SearchEngine(
+      transport,
+      embedder,
+      (fn) => this.retry(fn),
+      (tenant) => this.reads.reader(tenant),
+    )
     if (config.groupCommit.enabled) {
       // PGlite has one connection: one batch at a time, so every turn that waits joins the next one.
       const slots = transport.driver === 'pglite' ? 1 : config.poolMax
@@ -266,6 +280,7 @@ export class Store {
     const result = await this.core
       .retry(() => migrate(owner, { dryRun: options.dryRun, onlineSteps }))
       .catch(async (err) => Promise.reject(await explainOwnerError(err, owner)))
+      .finally(() => this.core.reads.noteWrite(null))
     if (!options.dryRun) await this.core.applyStatementTimeout()
     this.core.resetReady()
     return result
@@ -295,6 +310,39 @@ export class Store {
     return this.core.transport.app
   }
 
+  /** The pool this tenant's analytics, search and statistics read: the replica when it is fresh. */
+  private async routedReads(): Promise<DbPool> {
+    await this.core.ensureReady()
+    return this.core.reads.reader(this.tenantId)
+  }
+
+  /** Runs a write; afterwards (even after a failure, which may have committed) this tenant reads its own writes. */
+  private async writing<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } finally {
+      this.core.reads.noteWrite(this.tenantId)
+    }
+  }
+
+  /**
+   * The read replica as routing sees it: configured, up, lag, whether it serves reads now, and reads
+   * so far by where they ran. `check: true` asks the replica first (status does); otherwise the last
+   * check's verdict, aged to now.
+   */
+  async replica(options: { check?: boolean } = {}): Promise<ReplicaState> {
+    const reads = this.core.reads
+    if (options.check && reads.configured) {
+      await reads.check()
+      // A busy primary moves on while the replica answers: the lag is known from the second check.
+      if (reads.state().up && reads.state().lagMs === null) {
+        await new Promise((resolve) => setTimeout(resolve, reads.options.checkIntervalMs))
+        await reads.check()
+      }
+    }
+    return reads.state()
+  }
+
   /**
    * Stores one turn and counts it into its session, atomically, in one round trip. Sending the same
    * `id` again with the same content stores nothing new and returns the stored turn; with other
@@ -306,6 +354,10 @@ export class Store {
 
   /** Like recordTurn, and says whether the turn was new (false: a replay of a stored id). */
   async recordTurnResult(input: TurnInput): Promise<RecordTurnResult> {
+    return this.writing(() => this.storeTurn(input))
+  }
+
+  private async storeTurn(input: TurnInput): Promise<RecordTurnResult> {
     const turn = validateTurn(input)
     const embedding = validateEmbedding(input.embedding)
     const db = await this.app()
@@ -354,8 +406,8 @@ export class Store {
     const robotResponse = v.text('robotResponse', body.robotResponse)
     const patch = v.metadata('metadata', body.metadata)
     const db = await this.app()
-    const result = await this.core.retry(() =>
-      completeTurnRow(db, this.tenantId, sid, id, robotResponse, patch),
+    const result = await this.writing(() =>
+      this.core.retry(() => completeTurnRow(db, this.tenantId, sid, id, robotResponse, patch)),
     )
     if (!result) throw new NotFoundError(`turn ${id} not found in session ${JSON.stringify(sid)}`)
     if (result.outcome === 'conflict') {
@@ -378,8 +430,8 @@ export class Store {
     const id = v.uuid('turnId', turnId)
     const db = await this.app()
     // A retry after a lost acknowledgement finds the turn already gone: that is success.
-    const deleted = await this.core.retry(
-      async (attempt) => (await deleteTurnRow(db, this.tenantId, sid, id)) || attempt > 0,
+    const deleted = await this.writing(() =>
+      this.core.retry(async (attempt) => (await deleteTurnRow(db, this.tenantId, sid, id)) || attempt > 0),
     )
     if (!deleted) throw new NotFoundError(`turn ${id} not found in session ${JSON.stringify(sid)}`)
   }
@@ -489,7 +541,9 @@ export class Store {
     const userId = optionalUserId(body.userId)
     const meta = body.userMetadata === undefined ? undefined : v.metadata('userMetadata', body.userMetadata)
     const db = await this.app()
-    const row = await this.core.retry(() => putSessionRow(db, this.tenantId, sid, userId, meta))
+    const row = await this.writing(() =>
+      this.core.retry(() => putSessionRow(db, this.tenantId, sid, userId, meta)),
+    )
     return { session: toSession(row), created: row.created }
   }
 
@@ -510,7 +564,9 @@ export class Store {
       return this.updateSessionMetadata(sid, meta)
     }
     const db = await this.app()
-    const row = await this.core.retry(() => updateSessionRow(db, this.tenantId, sid, userId, meta))
+    const row = await this.writing(() =>
+      this.core.retry(() => updateSessionRow(db, this.tenantId, sid, userId, meta)),
+    )
     if (!row) throw new NotFoundError(`session ${JSON.stringify(sid)} not found`)
     return toSession(row)
   }
@@ -524,7 +580,9 @@ export class Store {
     const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
     const meta = v.metadata('userMetadata', patch)
     const db = await this.app()
-    const row = await this.core.retry(() => mergeSessionMetadata(db, this.tenantId, sid, meta))
+    const row = await this.writing(() =>
+      this.core.retry(() => mergeSessionMetadata(db, this.tenantId, sid, meta)),
+    )
     if (!row) throw new NotFoundError(`session ${JSON.stringify(sid)} not found`)
     return toSession(row)
   }
@@ -534,8 +592,8 @@ export class Store {
     const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
     const db = await this.app()
     // A retry after a lost acknowledgement finds the session already gone: that is success.
-    const deleted = await this.core.retry(
-      async (attempt) => (await deleteSessionRow(db, this.tenantId, sid)) || attempt > 0,
+    const deleted = await this.writing(() =>
+      this.core.retry(async (attempt) => (await deleteSessionRow(db, this.tenantId, sid)) || attempt > 0),
     )
     if (!deleted) throw new NotFoundError(`session ${JSON.stringify(sid)} not found`)
   }
@@ -552,7 +610,9 @@ export class Store {
     }
     const rows = events.map((e, i) => validateInteraction(e, `events[${i}]`))
     const db = await this.app()
-    const inserted = await this.core.retry(() => insertInteractions(db, this.tenantId, rows))
+    const inserted = await this.writing(() =>
+      this.core.retry(() => insertInteractions(db, this.tenantId, rows)),
+    )
     return { accepted: rows.length, inserted }
   }
 
@@ -573,7 +633,7 @@ export class Store {
   get analytics(): Analytics {
     return new Analytics({
       tenantId: this.tenantId,
-      reader: () => this.app(),
+      reader: () => this.routedReads(),
       retry: (fn) => this.core.retry(fn),
     })
   }
@@ -589,13 +649,15 @@ export class Store {
         ? null
         : v.identifier('sessionId', options.sessionId, LIMITS.sessionIdMax)
     const limit = v.limit('limit', options.limit, LIMITS.listLimitDefault, 10_000)
-    const db = await this.app()
+    const db = await this.routedReads()
     return this.core.retry(() => sessionStatsRows(db, this.tenantId, sid, limit))
   }
 
   /** Rebuilds session_stats for every tenant, without blocking readers (owner pool). */
   async refreshSessionStats(): Promise<void> {
-    await this.core.retry(() => refreshSessionStats(this.core.transport.owner))
+    await this.core
+      .retry(() => refreshSessionStats(this.core.transport.owner))
+      .finally(() => this.core.reads.noteWrite(null))
   }
 
   /**
