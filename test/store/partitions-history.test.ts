@@ -1,0 +1,144 @@
+// History across many monthly partitions (migration 0009): every turn once, in order, with cursors
+// both ways; the session's span of turn times holds every turn whatever path wrote it; and a read
+// touches only the partitions inside that span.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Store } from '../../src/store/store.js'
+import type { Turn } from '../../src/store/types.js'
+import { backend, openTestStore, type TestStore, turnInput } from '../support/store.js'
+
+/** The first day of each month from January 2023 on: 42 months, each in a partition of its own. */
+const MONTHS = Array.from({ length: 42 }, (_, i) => new Date(Date.UTC(2023, i, 1)).toISOString())
+
+async function readAll(
+  store: Store,
+  sessionId: string,
+  order: 'asc' | 'desc',
+  limit: number,
+): Promise<Turn[]> {
+  const turns: Turn[] = []
+  let cursor: string | null = null
+  for (let pages = 0; pages < 100; pages++) {
+    const page = await store.history(sessionId, {
+      limit,
+      order,
+      ...(cursor ? (order === 'asc' ? { after: cursor } : { before: cursor }) : {}),
+    })
+    turns.push(...page.turns)
+    cursor = page.nextCursor
+    if (!cursor) return turns
+  }
+  throw new Error('history never ended')
+}
+
+const key = (x: Turn) => `${x.createdAt}|${x.id}`
+
+/** Partition names of the months from `from` to `to` (YYYY-MM), inclusive. */
+function partitions(from: string, to: string): string[] {
+  const names: string[] = []
+  for (
+    let d = new Date(`${from}-01T00:00:00Z`);
+    d <= new Date(`${to}-01T00:00:00Z`);
+    d.setUTCMonth(d.getUTCMonth() + 1)
+  )
+    names.push(`conversations_p${d.toISOString().slice(0, 7).replace('-', '_')}`)
+  return names
+}
+
+describe(`history across many partitions (${backend})`, () => {
+  let t: TestStore
+  let store: Store
+  const written: Turn[] = []
+
+  beforeAll(async () => {
+    t = await openTestStore('partitions-history')
+    store = t.store
+    for (const m of MONTHS)
+      await t.ownerQuery("SELECT robot_brain.ensure_month_partition('conversations', $1::date)", [m])
+    // Two turns in each month, written out of time order, two with the same createdAt (tie on id).
+    const times = MONTHS.flatMap((m) => [m, new Date(Date.parse(m) + 86_400_000 * 20).toISOString()])
+    times.push(times[10] as string)
+    const shuffled = times.map((x, i) => [x, (i * 37) % times.length] as const).sort((a, b) => a[1] - b[1])
+    for (const [i, [createdAt]] of shuffled.entries())
+      written.push(await store.recordTurn(turnInput('long', i, { createdAt })))
+  })
+  afterAll(async () => {
+    await t?.cleanup()
+  })
+
+  it('pages every turn once, newest first and oldest first, across 42 months', async () => {
+    const newest = [...written].sort((a, b) => (key(a) < key(b) ? 1 : -1))
+    for (const limit of [1, 7, 20]) {
+      expect((await readAll(store, 'long', 'desc', limit)).map(key)).toEqual(newest.map(key))
+      expect((await readAll(store, 'long', 'asc', limit)).map(key)).toEqual([...newest].reverse().map(key))
+    }
+  })
+
+  it('the session span holds its turns, written by the store or by any other path', async () => {
+    const span = async () =>
+      (
+        await t.ownerQuery<{ from: Date; to: Date }>(
+          "SELECT turns_from AS from, turns_to AS to FROM robot_brain.sessions WHERE id = 'long'",
+        )
+      )[0]
+    expect(await span()).toEqual({
+      from: new Date(MONTHS[0] as string),
+      to: new Date('2026-06-21T00:00:00.000Z'),
+    })
+    // A turn inserted without the write path (an import, a restore), older than the span.
+    await t.ownerQuery("SELECT robot_brain.ensure_month_partition('conversations', '2022-12-01'::date)")
+    await t.ownerQuery(
+      `INSERT INTO robot_brain.conversations (tenant_id, id, session_id, robot_personality, user_message, robot_response, created_at)
+       VALUES ('default', gen_random_uuid(), 'long', 'friendly', 'imported', 'imported', '2022-12-24T00:00:00Z')`,
+    )
+    expect((await span())?.from).toEqual(new Date('2022-12-24T00:00:00Z'))
+    const oldest = (await store.history('long', { order: 'asc', limit: 1 })).turns[0]
+    expect(oldest?.userMessage).toBe('imported')
+  })
+
+  it('a session whose span is unknown (older than 0009) still reads every turn', async () => {
+    await t.ownerQuery("UPDATE robot_brain.sessions SET turns_from = NULL, turns_to = NULL WHERE id = 'long'")
+    const all = await readAll(store, 'long', 'desc', 13)
+    expect(all).toHaveLength(written.length + 1)
+    // The write path keeps an unknown span unknown: older turns may lie anywhere.
+    await store.recordTurn(turnInput('long', 999, { createdAt: MONTHS[41] }))
+    const [row] = await t.ownerQuery<{ from: Date | null }>(
+      "SELECT turns_from AS from FROM robot_brain.sessions WHERE id = 'long'",
+    )
+    expect(row?.from).toBeNull()
+    expect(await readAll(store, 'long', 'asc', 50)).toHaveLength(written.length + 2)
+  })
+
+  it('reads only the partitions inside the span and before the cursor', async () => {
+    const a = await store.recordTurn(turnInput('one-month', 1, { createdAt: '2024-05-03T00:00:00.000Z' }))
+    await store.recordTurn(turnInput('one-month', 2, { createdAt: '2024-05-09T00:00:00.000Z' }))
+    await store.recordTurn(turnInput('two-months', 1, { createdAt: '2024-05-03T00:00:00.000Z' }))
+    const b = await store.recordTurn(turnInput('two-months', 2, { createdAt: '2025-01-09T00:00:00.000Z' }))
+    // The partitions the read locked (a plan locks what it may read; pruned partitions are never
+    // opened): the locks of this transaction, which the function runs in.
+    const touched = async (session: string, before: Turn | null) => {
+      const us = before ? String(Date.parse(before.createdAt) * 1000) : '9000000000000000000'
+      const [row] = await t.ownerQuery<{ n: number; parts: string[] }>(
+        `WITH h AS MATERIALIZED (
+           SELECT count(*)::int AS n FROM robot_brain.history_page('default', $1, $2::bigint, $3::uuid, 20, 1000000, false))
+         SELECT h.n, (SELECT coalesce(array_agg(DISTINCT c.relname::text ORDER BY c.relname::text), '{}')
+                      FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                      JOIN pg_inherits i ON i.inhrelid = c.oid
+                      WHERE i.inhparent = 'robot_brain.conversations'::regclass AND h.n >= 0
+                        AND l.pid = pg_backend_pid()) AS parts
+         FROM h`,
+        [session, us, before?.id ?? 'ffffffff-ffff-ffff-ffff-ffffffffffff'],
+      )
+      return row
+    }
+    expect(await touched('one-month', null)).toEqual({ n: 2, parts: ['conversations_p2024_05'] })
+    expect(await touched('one-month', a)).toEqual({ n: 0, parts: ['conversations_p2024_05'] })
+    expect(await touched('two-months', null)).toEqual({ n: 2, parts: partitions('2024-05', '2025-01') })
+    // A cursor page reads from the span's start to the cursor only.
+    const later = await store.recordTurn(
+      turnInput('two-months', 3, { createdAt: '2026-03-09T00:00:00.000Z' }),
+    )
+    expect(await touched('two-months', b)).toEqual({ n: 1, parts: partitions('2024-05', '2025-01') })
+    expect(await touched('two-months', later)).toEqual({ n: 2, parts: partitions('2024-05', '2026-03') })
+    expect((await touched('two-months', null))?.parts).toEqual(partitions('2024-05', '2026-03'))
+  })
+})
