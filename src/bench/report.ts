@@ -4,10 +4,11 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Comparison } from './load.js'
 import type { Summary } from './stats.js'
+import { type SearchReport, searchMarkdown } from './suite-search.js'
 import { TARGET_LABELS, type TargetName } from './targets.js'
 
 export interface ResultRow extends Comparison {
-  suite: 'turns' | 'history' | 'interactions' | 'http' | 'partitions'
+  suite: 'turns' | 'history' | 'interactions' | 'http' | 'partitions' | 'search'
   target: TargetName
   case: string
   /** Stable id of the case, e.g. turns.pg.8.distinct. */
@@ -47,6 +48,8 @@ export interface Report {
   checks: string[]
   skipped: string[]
   errors: string[]
+  /** The search suite's quality, speed and ingest figures, when it ran. */
+  search?: SearchReport
 }
 
 const byKey = (results: ResultRow[], key: string) => results.find((r) => r.key === key)
@@ -153,6 +156,7 @@ export function markdown(report: Report): string {
         `${lat(r.baseline)} | ${lat(r.project)} |`,
     ),
   ]
+  if (report.search) lines.push(...searchMarkdown(report.search))
   if (report.checks.length) lines.push('', '## Checks', '', ...report.checks.map((c) => `- ${c}`))
   if (report.skipped.length) lines.push('', '## Skipped', '', ...report.skipped.map((s) => `- ${s}`))
   if (report.errors.length) lines.push('', '## Errors', '', ...report.errors.map((e) => `- ${e}`))

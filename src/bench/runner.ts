@@ -15,6 +15,7 @@ import { openServerTargets } from './server-targets.js'
 import { HISTORY_READERS } from './suite-history.js'
 import { HTTP_CONNECTIONS } from './suite-http.js'
 import { partitionsRun, partitionTargets } from './suite-partitions.js'
+import { emptySearchReport, type SearchReport, searchPhase, searchTargets } from './suite-search.js'
 import { openTarget, POOL_MAX, type TargetName } from './targets.js'
 
 export { SUITES, TARGETS } from './profiles.js'
@@ -105,7 +106,10 @@ export async function runBench(opts: BenchOptions): Promise<Report> {
     httpConnections: HTTP_CONNECTIONS,
   }
   let postgres = 'not used'
-  if (opts.targets.some((t) => t !== 'pglite') && opts.suites.some((s) => s !== 'partitions')) {
+  if (
+    opts.targets.some((t) => t !== 'pglite') &&
+    opts.suites.some((s) => s !== 'partitions' && s !== 'search')
+  ) {
     postgres = (await run.step('server targets', () => serverRun(opts, run, settings))) ?? 'unknown'
   }
   if (opts.suites.includes('partitions') && opts.targets.includes('pg')) {
@@ -114,6 +118,15 @@ export async function runBench(opts: BenchOptions): Promise<Report> {
   }
   if (opts.targets.includes('pglite') && (opts.suites.includes('turns') || opts.suites.includes('history'))) {
     await run.step('PGlite', () => embeddedRun(opts, run))
+  }
+  let search: SearchReport | undefined
+  if (opts.suites.includes('search')) {
+    search = emptySearchReport()
+    const report = search
+    // Databases of its own on the server (with and without the search columns), after the other suites.
+    const server = opts.targets.includes('pg') ? { ...opts, keep: opts.keep } : null
+    const version = await run.step('search', () => searchPhase(run, opts.mode, server, report))
+    if (postgres === 'not used' && version) postgres = version
   }
 
   const report: Report = {
@@ -128,11 +141,16 @@ export async function runBench(opts: BenchOptions): Promise<Report> {
       postgres,
       settings,
     },
-    targets: [...evaluateTargets(run.results), ...partitionTargets(run.results)],
+    targets: [
+      ...evaluateTargets(run.results),
+      ...partitionTargets(run.results),
+      ...(search ? searchTargets(search) : []),
+    ],
     results: run.results,
     checks: run.checks,
     skipped: run.skipped,
     errors: run.errors,
+    search,
   }
   const files = await writeReport(opts.outDir, report)
   run.log(`wrote ${files.join(', ')}`)

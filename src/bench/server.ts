@@ -48,11 +48,14 @@ function urlFor(base: string, database: string, user?: string, hostPort?: string
   return u.toString()
 }
 
-export async function createBenchDatabase(opts: ServerOptions): Promise<BenchDatabase> {
+/** `suffix` (lower-case letters, digits, _) tells apart the databases one run creates. */
+export async function createBenchDatabase(opts: ServerOptions, suffix = ''): Promise<BenchDatabase> {
+  if (!/^[a-z0-9_]*$/.test(suffix))
+    throw new Error('bench database suffix: lower-case letters, digits and _ only')
   const name = `rbbench_${new Date()
     .toISOString()
     .replace(/[-:TZ.]/g, '')
-    .slice(0, 14)}_${process.pid}`
+    .slice(0, 14)}_${process.pid}${suffix}`
   const serverVersion = await withClient(opts.adminUrl, async (c) => {
     // template0: nobody is connected to it, so this never waits on another session.
     await c.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8'`)

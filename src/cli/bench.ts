@@ -54,15 +54,15 @@ export function register(program: Command): void {
   program
     .command('bench')
     .description(
-      'measure the store against raw-driver baselines (turn ingest, history, interactions, HTTP) ' +
+      'measure the store against raw-driver baselines (turn ingest, history, interactions, HTTP, search) ' +
         'on a database of its own, and write bench/results/latest.{json,md}; ' +
         'runs from a clone of the source repository (npm run bench), not from the installed package',
     )
     .option('--quick', 'short rounds and small data sets (under two minutes, for CI)')
     .option(
       '--suites <list>',
-      'suites to run: turns,history,interactions,http,partitions',
-      'turns,history,interactions,http,partitions',
+      'suites to run: turns,history,interactions,http,partitions,search',
+      'turns,history,interactions,http,partitions,search',
     )
     .option(
       '--targets <list>',
