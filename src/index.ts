@@ -19,6 +19,7 @@ export {
   InteractionBuffer,
   type InteractionBufferOptions,
   type InteractionBufferStats,
+  type InteractionSink,
 } from './store/interaction-buffer.js'
 export { LIMITS } from './store/limits.js'
 export { DEFAULT_TENANT, type OpenStoreOptions, openStore, Store } from './store/store.js'

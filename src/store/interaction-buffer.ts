@@ -13,8 +13,22 @@ import { ConfigError, UnavailableError } from '../errors.js'
 import type { Env, SignalName } from '../portable-types.js'
 import type { NewInteraction } from './interactions.js'
 import { LIMITS } from './limits.js'
-import type { Store } from './store.js'
 import type { InteractionInput } from './types.js'
+
+/**
+ * Where the buffer writes: the narrow part of a store it needs (store.interactionBuffer() makes one).
+ * Events are validated once, by add(); write() receives rows already checked.
+ */
+export interface InteractionSink {
+  /** The tenant of events added without one. */
+  readonly defaultTenant: string
+  /** A tenant id as stored; throws a ValidationError for a bad one. */
+  tenant(id: string): string
+  /** One event checked and normalised; throws a ValidationError naming `at` and the field. */
+  validate(input: InteractionInput, at: string): NewInteraction
+  /** Writes one tenant's rows in one statement; resolves with how many were new (ids not stored yet). */
+  write(tenant: string, rows: NewInteraction[]): Promise<number>
+}
 
 export interface InteractionBufferOptions {
   /** Events per statement; a tenant's queue is written as soon as it holds this many. Default 500. */
@@ -93,14 +107,17 @@ interface Queue {
   items: Item[]
   /** When the oldest queued item arrived (ms). */
   since: number
+  /**
+   * Batches formed already (the halves of a refused batch, a batch to try again): written first, each
+   * as it is. Put back among `items` they would be taken again as one batch of the same size.
+   */
+  formed: Item[][]
 }
-
-type Validate = (input: InteractionInput, at: string) => NewInteraction
 
 export class InteractionBuffer {
   private readonly opts: Required<Omit<InteractionBufferOptions, 'onError' | 'flushOnSignals'>>
   private readonly queues = new Map<string, Queue>()
-  private readonly views = new Map<string, Store>()
+  private readonly tenants = new Map<string, string>()
   private readonly chunks = new Set<Chunk>()
   private readonly roomWaiters: RoomWaiter[] = []
   /** Events each tenant holds: queued, being written, or room reserved for it. */
@@ -129,8 +146,7 @@ export class InteractionBuffer {
   }
 
   constructor(
-    private readonly store: Store,
-    private readonly validate: Validate,
+    private readonly sink: InteractionSink,
     private readonly options: InteractionBufferOptions = {},
   ) {
     this.opts = {
@@ -156,16 +172,18 @@ export class InteractionBuffer {
    * ValidationError naming the field, a BufferFullError when there is no room, or an UnavailableError
    * after close().
    */
-  async add(events: InteractionInput[], tenant: string = this.store.tenantId): Promise<{ accepted: number }> {
+  async add(
+    events: InteractionInput[],
+    tenant: string = this.sink.defaultTenant,
+  ): Promise<{ accepted: number }> {
     if (this.closing) throw new UnavailableError('the interaction buffer is shutting down; retry later')
-    const view = this.view(tenant)
+    const tenantId = this.tenant(tenant)
     if (!Array.isArray(events)) throw new TypeError('events must be an array')
-    const rows = events.map((e, i) => this.validate(e, `events[${i}]`))
+    const rows = events.map((e, i) => this.sink.validate(e, `events[${i}]`))
     if (rows.length === 0) return { accepted: 0 }
     if (rows.length > this.opts.maxPending) {
       throw new RangeError(`at most ${this.opts.maxPending} events fit in the buffer at once`)
     }
-    const tenantId = view.tenantId
     this.lastSeen.set(tenantId, Date.now())
     // First come, first served: while anyone waits for room, newcomers wait behind them.
     if (
@@ -182,7 +200,7 @@ export class InteractionBuffer {
     this.chunks.add(chunk)
     let queue = this.queues.get(tenantId)
     if (!queue) {
-      queue = { items: [], since: Date.now() }
+      queue = { items: [], since: Date.now(), formed: [] }
       this.queues.set(tenantId, queue)
     }
     for (const row of rows) queue.items.push({ row, chunk })
@@ -293,13 +311,15 @@ export class InteractionBuffer {
     return this.used() + n <= this.opts.maxPending && this.heldBy(tenant) + n <= this.share(tenant)
   }
 
-  private view(tenant: string): Store {
-    let v = this.views.get(tenant)
-    if (!v) {
-      v = tenant === this.store.tenantId ? this.store : this.store.tenant(tenant) // validates the id
-      this.views.set(tenant, v)
+  /** The tenant id, checked once per id seen. */
+  private tenant(tenant: string): string {
+    let id = this.tenants.get(tenant)
+    if (id === undefined) {
+      id = this.sink.tenant(tenant)
+      if (this.tenants.size > 10_000) this.tenants.clear() // a cache, not a registry
+      this.tenants.set(tenant, id)
     }
-    return v
+    return id
   }
 
   /** Waits until `n` more events of `tenant` fit, or fails (reject mode, timeout, close). */
@@ -352,6 +372,7 @@ export class InteractionBuffer {
     for (const [tenant, queue] of [...this.queues]) {
       if (this.inflight >= this.opts.concurrency) break
       const due =
+        queue.formed.length > 0 ||
         queue.items.length >= this.opts.maxBatch ||
         this.draining > 0 ||
         now - queue.since >= this.opts.flushDelayMs
@@ -359,10 +380,12 @@ export class InteractionBuffer {
         wait = Math.min(wait, queue.since + this.opts.flushDelayMs - now)
         continue
       }
-      const batch = queue.items.splice(0, this.opts.maxBatch)
+      const batch = queue.formed.shift() ?? queue.items.splice(0, this.opts.maxBatch)
       this.queues.delete(tenant)
       // Round robin: a tenant with more waiting goes to the back of the line.
-      if (queue.items.length > 0) this.queues.set(tenant, { items: queue.items, since: now })
+      if (queue.items.length > 0 || queue.formed.length > 0) {
+        this.queues.set(tenant, { items: queue.items, since: now, formed: queue.formed })
+      }
       this.inflight++
       void this.write(tenant, batch).finally(() => {
         this.inflight--
@@ -391,9 +414,12 @@ export class InteractionBuffer {
 
   private async write(tenant: string, batch: Item[]): Promise<void> {
     try {
-      const result = await this.view(tenant).recordInteractions(batch.map((i) => i.row))
+      const inserted = await this.sink.write(
+        tenant,
+        batch.map((i) => i.row),
+      )
       this.counters.written += batch.length
-      this.counters.inserted += result.inserted
+      this.counters.inserted += inserted
       this.settle(tenant, batch)
     } catch (err) {
       const connection = isRetryable(err) || err instanceof UnavailableError
@@ -407,7 +433,7 @@ export class InteractionBuffer {
         // Something in the batch was refused: halve it until the guilty events stand alone.
         const half = Math.ceil(batch.length / 2)
         this.requeue(tenant, batch.slice(half))
-        this.requeue(tenant, batch.slice(0, half))
+        this.requeue(tenant, batch.slice(0, half)) // in front of the second half: order is kept
       } else {
         this.counters.rejected += batch.length
         this.settle(tenant, batch)
@@ -415,10 +441,11 @@ export class InteractionBuffer {
     }
   }
 
+  /** Puts a batch back at the head of its tenant's queue, to be written as it is. */
   private requeue(tenant: string, batch: Item[]): void {
     const queue = this.queues.get(tenant)
-    if (queue) queue.items.unshift(...batch)
-    else this.queues.set(tenant, { items: batch, since: 0 }) // due at once
+    if (queue) queue.formed.unshift(batch)
+    else this.queues.set(tenant, { items: [], since: Date.now(), formed: [batch] })
   }
 
   private settle(tenant: string, batch: Item[]): void {

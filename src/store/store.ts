@@ -29,7 +29,11 @@ import { type StatsFreshness, statsFreshness } from '../upkeep/stats-refresh.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { GroupCommit } from './group-commit.js'
 import { isUuid } from './ids.js'
-import { InteractionBuffer, type InteractionBufferOptions } from './interaction-buffer.js'
+import {
+  InteractionBuffer,
+  type InteractionBufferOptions,
+  type InteractionSink,
+} from './interaction-buffer.js'
 import { insertInteractions, type NewInteraction } from './interactions.js'
 import { LIMITS } from './limits.js'
 import { turnsToMessages } from './messages.js'
@@ -622,7 +626,20 @@ export class Store {
    * unless add() names another. See interaction-buffer.ts.
    */
   interactionBuffer(options?: InteractionBufferOptions): InteractionBuffer {
-    return new InteractionBuffer(this, validateInteraction, options)
+    return new InteractionBuffer(this.interactionSink(), options)
+  }
+
+  /** What the buffer needs of a store: validation once at add(), then one statement per batch. */
+  private interactionSink(): InteractionSink {
+    return {
+      defaultTenant: this.tenantId,
+      tenant: (id) => v.tenantId(id),
+      validate: validateInteraction,
+      write: async (tenant, rows) => {
+        const db = await this.app()
+        return this.core.retry(() => insertInteractions(db, tenant, rows))
+      },
+    }
   }
 
   /**

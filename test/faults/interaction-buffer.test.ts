@@ -1,10 +1,10 @@
 // The buffered interaction writer against a real database: batches, the delay, the memory bound in
 // both modes, idempotent replays, validation before queueing, and close() writing everything.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UnavailableError, ValidationError } from '../../src/errors.js'
 import { BufferFullError } from '../../src/store/interaction-buffer.js'
-import { Store } from '../../src/store/store.js'
 import type { InteractionInput } from '../../src/store/types.js'
+import { watchStatements } from '../support/statements.js'
 import { backend, openTestStore, type TestStore } from '../support/store.js'
 
 function events(n: number, robotId: string): InteractionInput[] {
@@ -36,14 +36,14 @@ describe(`interaction buffer (${backend})`, () => {
   }
 
   it('writes one statement per full batch and the rest after the delay', async () => {
-    const calls = vi.spyOn(Store.prototype, 'recordInteractions')
+    const calls = watchStatements(t.store, 'rb_insert_interactions')
     try {
       const buffer = t.store.interactionBuffer({ maxBatch: 500, flushDelayMs: 100 })
       await buffer.add(events(1200, 'batch-bot'))
       expect(buffer.pending).toBe(1200)
       await buffer.flush()
       expect(await stored('batch-bot')).toBe(1200)
-      expect(calls).toHaveBeenCalledTimes(3) // 500 + 500 + 200
+      expect(calls.sizes).toEqual([500, 500, 200])
       // A lone event is written after the delay, without flush().
       await buffer.add(events(1, 'late-bot'))
       await new Promise((r) => setTimeout(r, 600))
@@ -51,7 +51,7 @@ describe(`interaction buffer (${backend})`, () => {
       expect(buffer.stats()).toMatchObject({ pending: 0, written: 1201, inserted: 1201, rejected: 0 })
       await buffer.close()
     } finally {
-      calls.mockRestore()
+      calls.stop()
     }
   })
 
