@@ -5,6 +5,8 @@ import { register as bench } from './bench.js'
 import { EXIT, errorMessage, UsageError } from './common.js'
 import { register as doctor } from './doctor.js'
 import { register as embed } from './embed.js'
+import { register as exportCommand } from './export.js'
+import { register as importCommand } from './import.js'
 import { register as keys } from './keys.js'
 import { register as maintain } from './maintain.js'
 import { register as migrate } from './migrate.js'
@@ -26,6 +28,8 @@ const COMMANDS: Array<(program: Command) => void> = [
   seed,
   bench,
   embed,
+  exportCommand,
+  importCommand,
 ]
 
 export function buildProgram(): Command {

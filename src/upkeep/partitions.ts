@@ -51,3 +51,19 @@ export async function ensurePartitions(owner: DbPool, now: Date, monthsAhead = 3
   }
   return created
 }
+
+/**
+ * Makes sure the given months (YYYY-MM) have their partition in `table`, e.g. before old rows are
+ * imported or restored, so they land in their month and not in the default partition.
+ */
+export async function ensureMonths(owner: DbPool, table: PartitionedTable, months: string[]): Promise<void> {
+  for (const month of months) {
+    await withTransaction(owner, async (c) => {
+      await c.query({ text: 'SELECT pg_advisory_xact_lock($1::bigint)', values: [PARTITIONS_LOCK_KEY] })
+      await c.query({
+        text: 'SELECT robot_brain.ensure_month_partition($1, $2::date)',
+        values: [table, `${month}-01`],
+      })
+    })
+  }
+}
