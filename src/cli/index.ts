@@ -1,6 +1,7 @@
 // The command line: one file per command, each registering itself on the program.
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
+import { register as audit } from './audit.js'
 import { register as bench } from './bench.js'
 import { EXIT, errorMessage, UsageError } from './common.js'
 import { register as doctor } from './doctor.js'
@@ -30,6 +31,7 @@ const COMMANDS: Array<(program: Command) => void> = [
   embed,
   exportCommand,
   importCommand,
+  audit,
 ]
 
 export function buildProgram(): Command {

@@ -2,7 +2,7 @@
 // connection (the direct URL). A new key is printed once; only its SHA-256 hash is stored.
 import type { Command } from 'commander'
 import { ValidationError } from '../errors.js'
-import { type ApiKeyInfo, KeyStore } from '../keys/keys.js'
+import { type ApiKeyInfo, KEY_SCOPES, type KeyScope, KeyStore } from '../keys/keys.js'
 import { isUuid } from '../store/ids.js'
 import { tenantId } from '../store/validate.js'
 import { type DbFlags, printJson, UsageError, withStore } from './common.js'
@@ -18,7 +18,16 @@ function flags<T>(cmd: Command): T & KeyFlags {
 
 function row(k: ApiKeyInfo): string {
   const status = k.revokedAt ? `revoked ${k.revokedAt}` : 'active'
-  return [k.id, k.tenant, k.prefix, k.name || '-', k.createdAt, k.lastUsedAt ?? 'never', status].join('  ')
+  return [
+    k.id,
+    k.tenant,
+    k.scope,
+    k.prefix,
+    k.name || '-',
+    k.createdAt,
+    k.lastUsedAt ?? 'never',
+    status,
+  ].join('  ')
 }
 
 export function register(program: Command): void {
@@ -30,10 +39,18 @@ export function register(program: Command): void {
     .command('create')
     .description('create a key for a tenant; the key is printed once, only its hash is kept')
     .requiredOption('--tenant <tenant>', 'tenant the key acts for (letters, digits, ".", "_", "-")')
+    .option(
+      '--scope <scope>',
+      'read (GET only), write (read and write) or admin (also users, audit and keys)',
+      'write',
+    )
     .option('--name <name>', 'a label to recognise the key by, e.g. "web app"', '')
     .option('--json', 'print the key and its record as JSON')
     .action(async (_opts: unknown, cmd: Command) => {
-      const opts = flags<{ tenant: string; name: string }>(cmd)
+      const opts = flags<{ tenant: string; name: string; scope: string }>(cmd)
+      if (!KEY_SCOPES.includes(opts.scope as KeyScope)) {
+        throw new UsageError(`--scope must be one of ${KEY_SCOPES.join(', ')}, got "${opts.scope}"`)
+      }
       // Checked before the database is opened: a usage error should not wait for a connection.
       let tenant: string
       try {
@@ -44,10 +61,12 @@ export function register(program: Command): void {
         throw err
       }
       await withStore(opts, async (store) => {
-        const created = await new KeyStore(store.transport.owner).create(tenant, opts.name)
+        const created = await new KeyStore(store.transport.owner).create(tenant, opts.name, {
+          scope: opts.scope as KeyScope,
+        })
         if (opts.json) return printJson(created)
         console.error(
-          `created key ${created.id} for tenant "${created.tenant}". It is shown only now: store it in a secret manager.`,
+          `created ${created.scope} key ${created.id} for tenant "${created.tenant}". It is shown only now: store it in a secret manager.`,
         )
         console.log(created.key)
       })
@@ -64,7 +83,7 @@ export function register(program: Command): void {
         if (opts.json) return printJson(list)
         if (list.length === 0)
           return console.log('no API keys (create one with: robot-brain-db keys create --tenant <tenant>)')
-        console.log(['id', 'tenant', 'prefix', 'name', 'created', 'last used', 'status'].join('  '))
+        console.log(['id', 'tenant', 'scope', 'prefix', 'name', 'created', 'last used', 'status'].join('  '))
         for (const k of list) console.log(row(k))
       })
     })

@@ -7,6 +7,7 @@ import type { buildApp } from '../server/app.js'
 import { isLoopbackHost } from '../server/auth.js'
 import { listenForMetrics } from '../server/metrics-access.js'
 import { serveOptionsFromEnv } from '../server/options.js'
+import { corsOriginsFromEnv, type RateLimitOptions, rateLimitFromEnv } from '../server/protection-options.js'
 import { shutdown } from '../server/shutdown.js'
 import { interactionBufferOptionsFromEnv } from '../store/interaction-buffer.js'
 import { openStore } from '../store/store.js'
@@ -23,6 +24,7 @@ interface ServeFlags extends DbFlags {
   host?: string
   logLevel?: string
   metricsPort?: string
+  allowAnonymous?: boolean
 }
 
 export function parsePort(value: string, source: string): number {
@@ -46,11 +48,18 @@ export function register(program: Command): void {
       '--metrics-port <port>',
       'serve GET /metrics on this port (same host) instead of the API port (default: ROBOT_BRAIN_METRICS_PORT)',
     )
+    .option(
+      '--allow-anonymous',
+      'on loopback, serve requests without a key as tenant "default" again after every key was revoked ' +
+        '(default: once keys were used, the server stays closed; also ROBOT_BRAIN_ALLOW_ANONYMOUS=true)',
+    )
     .addHelpText(
       'after',
       '\nOnce API keys exist, /metrics needs ROBOT_BRAIN_METRICS_TOKEN (Bearer) or --metrics-port.\n' +
         'Limits (environment): ROBOT_BRAIN_REQUEST_TIMEOUT_MS (30000), ROBOT_BRAIN_HEADERS_TIMEOUT_MS (10000),\n' +
-        'ROBOT_BRAIN_MAX_CONNECTIONS_PER_CLIENT (64), ROBOT_BRAIN_HEAVY_CONCURRENCY (8).\n' +
+        'ROBOT_BRAIN_MAX_CONNECTIONS_PER_CLIENT (64), ROBOT_BRAIN_HEAVY_CONCURRENCY (8),\n' +
+        'ROBOT_BRAIN_RATE_LIMIT (60000 requests per key, 0: off) per ROBOT_BRAIN_RATE_LIMIT_WINDOW_MS (60000).\n' +
+        'CORS: off unless ROBOT_BRAIN_CORS_ORIGINS lists origins (comma-separated).\n' +
         'Upkeep (partitions, session_stats, retention; see `maintain`): at most once per\n' +
         'ROBOT_BRAIN_UPKEEP_INTERVAL (6h; off: never), one server at a time, only while serving requests.',
     )
@@ -64,12 +73,28 @@ export function register(program: Command): void {
         throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
       const env = serveOptionsFromEnv()
       const metricsPort = opts.metricsPort ? parsePort(opts.metricsPort, '--metrics-port') : env.metricsPort
-      await serve({ ...opts, port, host, level, env: { ...env, metricsPort } })
+      const allowAnonymous =
+        opts.allowAnonymous === true || process.env.ROBOT_BRAIN_ALLOW_ANONYMOUS === 'true'
+      let protection: { rateLimit: RateLimitOptions | false; corsOrigins: string[] }
+      try {
+        protection = { rateLimit: rateLimitFromEnv(), corsOrigins: corsOriginsFromEnv() }
+      } catch (err) {
+        throw new UsageError((err as Error).message)
+      }
+      await serve({ ...opts, port, host, level, allowAnonymous, ...protection, env: { ...env, metricsPort } })
     })
 }
 
 async function serve(
-  opts: DbFlags & { port: number; host: string; level: string; env: ReturnType<typeof serveOptionsFromEnv> },
+  opts: DbFlags & {
+    port: number
+    host: string
+    level: string
+    allowAnonymous: boolean
+    rateLimit: RateLimitOptions | false
+    corsOrigins: string[]
+    env: ReturnType<typeof serveOptionsFromEnv>
+  },
 ): Promise<void> {
   // Loaded here, not at the top: other commands should not pay for Fastify and its plugins.
   const { buildApp } = await import('../server/app.js')
@@ -99,6 +124,9 @@ async function serve(
       upkeep,
       logger: serveLoggerOptions(opts.level),
       allowAnonymous: loopback,
+      allowAnonymousAfterKeys: opts.allowAnonymous,
+      rateLimit: opts.rateLimit,
+      corsOrigins: opts.corsOrigins,
       limits: opts.env.limits,
       metrics: { token: opts.env.metricsToken, separatePort: opts.env.metricsPort !== undefined },
       // Bounded: when full, POST /v1/interactions answers 503 with Retry-After rather than wait.

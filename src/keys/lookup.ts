@@ -5,14 +5,22 @@ import type { RetryOptions } from '../config.js'
 import type { DbPool } from '../db/pool.js'
 import { withRetry } from '../db/retry.js'
 import { UnavailableError } from '../errors.js'
-import { UNDEFINED_FUNCTION } from './keys.js'
+import { type KeyScope, UNDEFINED_FUNCTION } from './keys.js'
 import { hashKey, looksLikeKey } from './secret.js'
 
 export interface KeyLookupResult {
   /** Whether any key is active (if none, anonymous requests may be allowed on loopback). */
   keysExist: boolean
+  /**
+   * Whether any key was ever created, revoked ones included: once keys were used, revoking the last
+   * one does not reopen anonymous access by itself.
+   */
+  keysEver: boolean
   /** The tenant of the presented key; null when no key was presented or it is unknown/revoked. */
   tenant: string | null
+  /** The presented key's id and scope (null with tenant null). */
+  keyId: string | null
+  scope: KeyScope | null
 }
 
 /** Most answers kept; the cache is cleared when full (a flood of wrong keys cannot grow it). */
@@ -59,16 +67,28 @@ export class KeyLookup {
     try {
       const { rows } = await withRetry(
         () =>
-          this.app.query<{ keys_exist: boolean; tenant: string | null }>({
-            name: 'rb_authenticate_api_key',
+          this.app.query<{
+            keys_exist: boolean
+            keys_ever: boolean
+            tenant: string | null
+            key_id: string | null
+            scope: KeyScope | null
+          }>({
+            name: 'rb_authenticate_key',
             // Hex text, not a Buffer: every transport (pg, Neon, the PGlite bridge) passes text alike.
-            text: "SELECT keys_exist, tenant FROM robot_brain.authenticate_api_key(decode($1, 'hex'))",
+            text: "SELECT keys_exist, keys_ever, tenant, key_id::text AS key_id, scope FROM robot_brain.authenticate_key(decode($1, 'hex'))",
             values: [hash?.toString('hex') ?? null],
           }),
         this.retry,
       )
       const row = rows[0]
-      return { keysExist: row?.keys_exist === true, tenant: row?.tenant ?? null }
+      return {
+        keysExist: row?.keys_exist === true,
+        keysEver: row?.keys_ever === true,
+        tenant: row?.tenant ?? null,
+        keyId: row?.key_id ?? null,
+        scope: row?.scope ?? null,
+      }
     } catch (err) {
       const code = (err as { code?: string }).code
       if (code === UNDEFINED_FUNCTION || code === INVALID_SCHEMA_NAME) {

@@ -12,7 +12,7 @@ import type { InteractionBuffer } from '../store/interaction-buffer.js'
 import { LIMITS } from '../store/limits.js'
 import type { Store } from '../store/store.js'
 import type { Upkeep } from '../upkeep/scheduler.js'
-import { authHook } from './auth.js'
+import { authHook, type RequestAuth } from './auth.js'
 import { HeavyLimit, heavyLimitHook } from './concurrency.js'
 import { type ConnectionCap, capConnectionsPerAddress } from './connections.js'
 import { dashboardRoute } from './dashboard.js'
@@ -21,14 +21,19 @@ import { registerMetrics } from './metrics.js'
 import { type MetricsAccessOptions, metricsGuard } from './metrics-access.js'
 import { registerDocs, registerOpenApi } from './openapi.js'
 import { resolveTimeouts, SERVER_DEFAULTS, type ServerLimits } from './options.js'
+import { registerHeaders, registerRateLimit } from './protection.js'
+import type { RateLimitOptions } from './protection-options.js'
 import { analyticsRoutes } from './routes/analytics.js'
+import { auditRoutes } from './routes/audit.js'
 import { contextRoutes } from './routes/context.js'
 import { interactionRoutes } from './routes/interactions.js'
+import { keyRoutes } from './routes/keys.js'
 import { messageRoutes } from './routes/messages.js'
 import { opsRoutes } from './routes/ops.js'
 import { searchRoutes } from './routes/search.js'
 import { sessionRoutes } from './routes/sessions.js'
 import { turnRoutes } from './routes/turns.js'
+import { userRoutes } from './routes/users.js'
 import { validatorCompiler } from './validation.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -47,6 +52,12 @@ export interface AppOptions {
    * when the server listens on loopback (see isLoopbackHost). Default false.
    */
   allowAnonymous?: boolean
+  /** Anonymous access comes back when every key was revoked (default false: it stays closed). */
+  allowAnonymousAfterKeys?: boolean
+  /** Requests per API key (or client address) and window; default none (serve reads the environment). */
+  rateLimit?: RateLimitOptions | false
+  /** Origins allowed by CORS; default none (CORS off). */
+  corsOrigins?: string[]
   /** How long a key lookup may be reused (ms, at most 1000). Default 1000. */
   authCacheMs?: number
   /** Longest a readiness check may take (ms). Default 5000. */
@@ -147,6 +158,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   })
   app.decorateRequest('tenantStore', null as unknown as Store)
+  app.decorateRequest('auth', null as unknown as RequestAuth)
   // The API takes JSON only: without Fastify's text/plain parser, such a body gets 415 (errors.ts).
   app.removeContentTypeParser('text/plain')
   app.setValidatorCompiler(validatorCompiler())
@@ -160,12 +172,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', async (_request, reply) => {
     if (state.draining) reply.header('connection', 'close')
   })
+  await registerHeaders(app, options.corsOrigins)
   await registerOpenApi(app, pkg.version)
 
   const keys = new KeyLookup(store.transport.app, store.config.retry, options.authCacheMs ?? 1000)
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', authHook({ store, keys, allowAnonymous: options.allowAnonymous ?? false }))
+      v1.addHook(
+        'onRequest',
+        authHook({
+          store,
+          keys,
+          allowAnonymous: options.allowAnonymous ?? false,
+          allowAnonymousAfterKeys: options.allowAnonymousAfterKeys,
+        }),
+      )
+      if (options.rateLimit) await registerRateLimit(v1, options.rateLimit)
       v1.addHook('preHandler', heavyLimitHook(new HeavyLimit(options.limits?.heavy)))
       // API traffic means the compute is awake anyway: the moment for upkeep, when due.
       const upkeep = options.upkeep
@@ -177,6 +199,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       searchRoutes(v1)
       contextRoutes(v1)
       analyticsRoutes(v1)
+      auditRoutes(v1)
+      keyRoutes(v1, keys)
+      userRoutes(v1)
     },
     { prefix: '/v1' },
   )
@@ -189,6 +214,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ...options.metrics,
       keys,
       allowAnonymous: options.allowAnonymous ?? false,
+      allowAnonymousAfterKeys: options.allowAnonymousAfterKeys,
     }),
     readinessTimeoutMs: options.readinessTimeoutMs ?? 5000,
   })

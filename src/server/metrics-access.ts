@@ -12,7 +12,7 @@ import type { Registry } from 'prom-client'
 import { NotFoundError } from '../errors.js'
 import type { KeyLookup } from '../keys/lookup.js'
 import { bearerToken } from '../keys/secret.js'
-import { assertLocalRequest } from './auth.js'
+import { anonymousAllowed, assertLocalRequest } from './auth.js'
 import { ForbiddenError, UnauthorizedError } from './errors.js'
 
 export interface MetricsAccessOptions {
@@ -35,7 +35,11 @@ function tokenMatches(authorization: string | undefined, expected: string): bool
 
 /** Throws the error /metrics answers with on the API port, or returns when the request may read it. */
 export function metricsGuard(
-  options: MetricsAccessOptions & { keys: KeyLookup; allowAnonymous: boolean },
+  options: MetricsAccessOptions & {
+    keys: KeyLookup
+    allowAnonymous: boolean
+    allowAnonymousAfterKeys?: boolean
+  },
 ): (request: FastifyRequest) => Promise<void> {
   return async (request) => {
     if (options.separatePort) throw new NotFoundError('metrics are served on the metrics port')
@@ -45,8 +49,7 @@ export function metricsGuard(
       }
       return
     }
-    const { keysExist } = await options.keys.lookup(undefined)
-    if (keysExist || !options.allowAnonymous) {
+    if (!anonymousAllowed(await options.keys.lookup(undefined), options)) {
       throw new ForbiddenError(
         '/metrics is closed while API keys exist: configure ROBOT_BRAIN_METRICS_TOKEN or --metrics-port',
       )

@@ -40,6 +40,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'interactions', description: 'Robot interaction events' },
         { name: 'search', description: 'Search over turns' },
         { name: 'analytics', description: 'Statistics' },
+        { name: 'security', description: 'Audit log, API keys, users (admin keys)' },
         { name: 'operations', description: 'Health, readiness, metrics, documents' },
       ],
     },
@@ -51,5 +52,11 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
   app.get('/openapi.json', { schema: { summary: 'This OpenAPI document', tags: ['operations'] } }, async () =>
     app.swagger(),
   )
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  // Its own CSP (helmet's allows nothing, for JSON answers), without upgrade-insecure-requests, which
+  // would send a plain-HTTP loopback server's assets to https.
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformStaticCSP: (csp) => csp.replace(/\s*upgrade-insecure-requests;?/, ''),
+  })
 }

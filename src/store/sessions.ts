@@ -174,12 +174,20 @@ function metadataLimitError(err: unknown): unknown {
     : err
 }
 
-/** Deletes the session and, by cascade, all its turns. Returns false when there was no such session. */
-export async function deleteSessionRow(db: Queryable, tenant: string, id: string): Promise<boolean> {
+/**
+ * Deletes the session and, by cascade, all its turns, and records it in the audit log as `actor`
+ * (migration 0013). Returns false when there was no such session.
+ */
+export async function deleteSessionRow(
+  db: Queryable,
+  tenant: string,
+  id: string,
+  actor = 'library',
+): Promise<boolean> {
   const { rows } = await db.query<{ turns: number | null }>({
-    name: 'rb_delete_session',
-    text: 'SELECT robot_brain.delete_session($1, $2) AS turns',
-    values: [tenant, id],
+    name: 'rb_delete_session_audited',
+    text: 'SELECT robot_brain.delete_session_audited($1, $2, $3) AS turns',
+    values: [tenant, id, actor],
   })
   return rows[0]?.turns !== null && rows[0]?.turns !== undefined
 }

@@ -25,6 +25,8 @@ import { SearchEngine } from '../search/engine.js'
 import { validateFilters, validateSearch } from '../search/filters.js'
 import type { BatchResult } from '../search/queue.js'
 import type { ContextOptions, ContextResult, SearchOptions, SearchResponse } from '../search/types.js'
+import { AuditLog } from '../security/audit.js'
+import { Users } from '../security/users.js'
 import { type StatsFreshness, statsFreshness } from '../upkeep/stats-refresh.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { GroupCommit } from './group-commit.js'
@@ -240,6 +242,8 @@ export class Store {
     private readonly core: StoreCore,
     /** The tenant this view acts for. */
     readonly tenantId: string,
+    /** Who this view acts as, in the audit log: `library`, or `key:<uuid>` for a request. */
+    readonly actor: string = 'library',
   ) {}
 
   /** The resolved configuration (URLs redacted when printed). */
@@ -274,7 +278,37 @@ export class Store {
 
   /** The same store acting for another tenant. Shares connections; close either to close both. */
   tenant(tenantId: string): Store {
-    return new Store(this.core, v.tenantId(tenantId))
+    return new Store(this.core, v.tenantId(tenantId), this.actor)
+  }
+
+  /** The same store, recording `actor` in the audit log for what it changes (e.g. `key:<uuid>`). */
+  as(actor: string): Store {
+    return new Store(this.core, this.tenantId, v.identifier('actor', actor, 200))
+  }
+
+  /**
+   * This tenant's tamper-evident audit log: `record({ action, target, details })` and
+   * `list({ from, to, limit, cursor })`. Verify every chain with `robot-brain-db audit verify`.
+   */
+  get audit(): AuditLog {
+    return new AuditLog({
+      tenantId: this.tenantId,
+      actor: this.actor,
+      app: () => this.app(),
+      retry: (fn) => this.core.retry(fn),
+    })
+  }
+
+  /** One user's data in this tenant: `export(userId)` and `erase(userId)` (both audited). */
+  get users(): Users {
+    return new Users({
+      tenantId: this.tenantId,
+      actor: this.actor,
+      app: () => this.app(),
+      retry: (fn) => this.core.retry(fn),
+      listSessions: (o) => this.listSessions(o),
+      history: (sid, o) => this.history(sid, o),
+    })
   }
 
   /** Applies pending migrations (on the direct URL, as the owner). Same as `robot-brain-db migrate`. */
@@ -591,13 +625,15 @@ export class Store {
     return toSession(row)
   }
 
-  /** Deletes the session and all its turns. */
+  /** Deletes the session and all its turns, and records it in the audit log (same transaction). */
   async deleteSession(sessionId: string): Promise<void> {
     const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
     const db = await this.app()
     // A retry after a lost acknowledgement finds the session already gone: that is success.
     const deleted = await this.writing(() =>
-      this.core.retry(async (attempt) => (await deleteSessionRow(db, this.tenantId, sid)) || attempt > 0),
+      this.core.retry(
+        async (attempt) => (await deleteSessionRow(db, this.tenantId, sid, this.actor)) || attempt > 0,
+      ),
     )
     if (!deleted) throw new NotFoundError(`session ${JSON.stringify(sid)} not found`)
   }

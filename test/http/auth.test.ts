@@ -57,7 +57,11 @@ describe(`API keys and tenants over HTTP (${backendName()})`, () => {
   })
 
   /** A second app on the same store, e.g. one that is not bound to loopback. */
-  async function extraApp(options: { allowAnonymous: boolean; authCacheMs?: number }) {
+  async function extraApp(options: {
+    allowAnonymous: boolean
+    allowAnonymousAfterKeys?: boolean
+    authCacheMs?: number
+  }) {
     const app: FastifyInstance = await buildApp({ store: server.store, logger: false, ...options })
     const url = await app.listen({ port: 0, host: '127.0.0.1' })
     return { app, url }
@@ -253,10 +257,18 @@ describe(`API keys and tenants over HTTP (${backendName()})`, () => {
       }
     })
 
-    it('when every key is revoked, anonymous access returns (on loopback)', async () => {
+    it('when every key is revoked, the server stays closed unless anonymous access is allowed again', async () => {
       for (const k of await keys.list()) if (!k.revokedAt) await keys.revoke(k.id)
-      expect((await server.call('GET', '/v1/sessions')).status).toBe(200)
+      const closed = await server.call('GET', '/v1/sessions')
+      expect(closed.status).toBe(401)
+      expect(closed.body.error.message).toMatch(/--allow-anonymous/)
       expect((await server.call('GET', '/v1/sessions', { key: acme.key })).status).toBe(401)
+      const reopened = await extraApp({ allowAnonymous: true, allowAnonymousAfterKeys: true, authCacheMs: 0 })
+      try {
+        expect((await fetch(`${reopened.url}/v1/sessions`)).status).toBe(200)
+      } finally {
+        await reopened.app.close()
+      }
     })
   })
 
