@@ -1,4 +1,5 @@
 // Environment and options → one typed Config. Secrets stay inside: inspect() and JSON show redacted URLs.
+import { runtimeRoleProblem } from './db/runtime-role.js'
 import { deriveDirectUrl, isNeonPooledUrl, looksPooled, parseUrl, redactUrl } from './db/urls.js'
 import { ConfigError } from './errors.js'
 import { type Env, INSPECT_CUSTOM } from './portable-types.js'
@@ -44,7 +45,10 @@ export interface StoreOptions {
   statementTimeoutMs?: number
   retry?: Partial<RetryOptions>
   groupCommit?: Partial<GroupCommitOptions>
-  /** Role the application's queries run as (row-level security applies to it). */
+  /**
+   * Role the application's queries run as (row-level security applies to it): one per database, since
+   * roles are server-wide. Default: robot_brain_app_<database> (ROBOT_BRAIN_APP_ROLE).
+   */
   runtimeRole?: string
   /**
    * Use protocol-level named prepared statements for the hot queries. Default: on, except through a
@@ -71,13 +75,13 @@ export interface Config {
   statementTimeoutMs: number
   retry: RetryOptions
   groupCommit: GroupCommitOptions
-  runtimeRole: string
+  /** The configured runtime role; undefined: robot_brain_app_<database>, known once connected. */
+  runtimeRole?: string
   preparedStatements: boolean
   pooled: boolean
 }
 
 export const DEFAULT_DATA_DIR = './.robot-brain/data'
-export const DEFAULT_RUNTIME_ROLE = 'robot_brain_app'
 
 function envUrl(env: Env, ...names: string[]): string | undefined {
   for (const name of names) {
@@ -126,6 +130,7 @@ export function optionsFromEnv(env: Env = process.env): StoreOptions {
     },
     preparedStatements: prepared ? prepared !== 'false' && prepared !== '0' : undefined,
     pooled: pooled ? pooled !== 'false' && pooled !== '0' : undefined,
+    runtimeRole: env.ROBOT_BRAIN_APP_ROLE?.trim() || undefined,
   }
 }
 
@@ -175,16 +180,15 @@ export function resolveConfig(options: StoreOptions = {}): Config {
     retry: { budgetMs: 20_000, baseDelayMs: 100, maxDelayMs: 2_000, ...definedOnly(options.retry) },
     // On for every driver: PGlite's single connection gains the most from coalescing (bench/).
     groupCommit: { enabled: true, maxBatch: 64, lingerMs: 0, ...options.groupCommit },
-    runtimeRole: options.runtimeRole ?? DEFAULT_RUNTIME_ROLE,
+    runtimeRole: options.runtimeRole,
     preparedStatements: options.preparedStatements ?? !(url && pooled && !isNeonPooledUrl(url)),
     pooled,
   }
   if (!Number.isInteger(config.readMaxLagMs) || config.readMaxLagMs < 0) {
     throw new ConfigError('readMaxLagMs must be a non-negative integer (milliseconds)')
   }
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.runtimeRole)) {
-    throw new ConfigError('runtimeRole must be a lower-case SQL identifier')
-  }
+  const roleProblem = config.runtimeRole === undefined ? null : runtimeRoleProblem(config.runtimeRole)
+  if (roleProblem) throw new ConfigError(`runtimeRole (ROBOT_BRAIN_APP_ROLE) ${roleProblem}`)
   return hideSecrets(config)
 }
 

@@ -5,13 +5,13 @@ import { Pool as NeonPool } from '@neondatabase/serverless'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ADMIN_URL,
-  APP_ROLE,
   backendName,
   configureNeonForTests,
   ensureTestAppRole,
   type FreshDatabase,
   freshDatabase,
   rawPg,
+  runtimeRoleOf,
   TEST_APP_ROLE,
 } from './support/backend.js'
 import { startWsProxy, wsProxyAddress } from './support/ws-proxy.js'
@@ -70,7 +70,7 @@ describe(`test harness (${backend})`, () => {
       try {
         const { rows } = await c.query(
           "select current_user as u, current_database() as db, pg_has_role($1, $2, 'MEMBER') as m",
-          [TEST_APP_ROLE, APP_ROLE],
+          [TEST_APP_ROLE, runtimeRoleOf(db)],
         )
         expect(rows[0]).toEqual({ u: TEST_APP_ROLE, db: db.name, m: true })
       } finally {

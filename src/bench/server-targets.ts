@@ -56,7 +56,7 @@ export async function openServerTargets(
   if (names.includes('pgbouncer')) {
     if (!db.bouncerAppUrl) run.skipped.push('PgBouncer skipped: --pgbouncer none')
     else {
-      await ensureAppLogin(db.ownerUrl, appLogin, pgTarget.store.config.runtimeRole)
+      await ensureAppLogin(db.ownerUrl, appLogin, await pgTarget.store.runtimeRoleName())
       await run.step('opening PgBouncer (scripts/pgbouncer.sh start)', async () => {
         targets.push(await probed(await openTarget('pgbouncer', { db, owner })))
       })

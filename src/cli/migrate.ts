@@ -1,5 +1,6 @@
 // robot-brain-db migrate [--status] [--dry-run] [--json]
 import type { Command } from 'commander'
+import { adoptionAdvice } from '../db/runtime-role.js'
 import { type DbFlags, printJson, withStore } from './common.js'
 
 export function register(program: Command): void {
@@ -24,15 +25,28 @@ export function register(program: Command): void {
             dryRun: result.dryRun,
             applied: result.applied.map((m) => m.name),
             pending: result.pending.map((m) => ({ name: m.name, sql: opts.dryRun ? m.sql : undefined })),
+            role: result.role,
+            advice: result.role ? adoptionAdvice(result.role) : [],
           })
         }
         if (opts.dryRun) {
           if (result.pending.length === 0) console.log('-- nothing to apply: the schema is current')
           for (const m of result.pending) console.log(`-- ${m.name}\nBEGIN;\n${m.sql}\nCOMMIT;\n`)
+          const role = await store.runtimeRoleName()
+          console.log(`-- then, this database's runtime role takes over what robot_brain_app holds here:`)
+          console.log(`SELECT robot_brain.adopt_runtime_role('${role}');`)
           return
         }
         if (result.applied.length === 0) console.log('nothing to apply: the schema is current')
         for (const m of result.applied) console.log(`applied ${m.name}`)
+        const role = result.role
+        if (!role) return
+        console.log(`runtime role: ${role.role} (the app's login role must be a member of it)`)
+        if (role.movedFrom.length > 0)
+          console.log(`moved the privileges of ${role.movedFrom.join(', ')} to ${role.role}`)
+        for (const login of role.granted)
+          console.log(`made "${login}" (the DATABASE_URL login) a member of ${role.role}`)
+        for (const line of adoptionAdvice(role)) console.error(`warning: ${line}`)
       })
     })
 }

@@ -9,6 +9,8 @@ import { MigrationError } from '../errors.js'
 import { type OnlineStepOptions, runOnlineSteps } from './online-steps.js'
 import type { DbClient, DbPool } from './pool.js'
 import { withTransaction } from './pool.js'
+import { adoptRuntimeRole, type RoleAdoption, runtimeRoleFor } from './runtime-role.js'
+import { SQLSTATE } from './sqlstate.js'
 
 /** Advisory lock key for migrations: the bytes of 'rbdbmigr' as a bigint. */
 const MIGRATION_LOCK_KEY = '7161966484788080498'
@@ -32,6 +34,17 @@ export interface MigrateResult {
   /** Pending migrations that would run (dry run) or ran. */
   pending: Migration[]
   dryRun: boolean
+  /** The database's runtime role after this run (absent on a dry run). */
+  role?: RoleAdoption
+}
+
+export interface MigrateOptions {
+  dryRun?: boolean
+  onlineSteps?: OnlineStepOptions
+  /** The runtime role to give this database's privileges to (default: robot_brain_app_<database>). */
+  runtimeRole?: string
+  /** The application URL's login role: made a member of the runtime role when it is an ordinary login. */
+  appLogin?: string
 }
 
 const MIGRATIONS_DIR = new URL('../migrations/', import.meta.url)
@@ -130,7 +143,7 @@ export async function migrationStatus(
 
 export async function migrate(
   pool: DbPool,
-  options: { dryRun?: boolean; onlineSteps?: OnlineStepOptions } = {},
+  options: MigrateOptions = {},
   known: Migration[] = loadMigrations(),
 ): Promise<MigrateResult> {
   if (options.dryRun) {
@@ -164,7 +177,37 @@ export async function migrate(
   // The slow parts of migrations (backfills, indexes built CONCURRENTLY) run after them, outside
   // any long transaction, in batches that record their progress: see online-steps.ts.
   await runOnlineSteps(pool, options.onlineSteps)
-  return { applied: done, pending: [], dryRun: false }
+  const role = await adoptRole(pool, options)
+  return { applied: done, pending: [], dryRun: false, role }
+}
+
+/**
+ * After every migrate (migration files grant to robot_brain_app, which stands for the runtime role):
+ * the database's own role takes over what robot_brain_app or a previous role holds here. Under the
+ * migration lock, in one transaction. Absent before migration 0007 (a partial list of migrations).
+ */
+async function adoptRole(pool: DbPool, options: MigrateOptions): Promise<RoleAdoption | undefined> {
+  const role = await runtimeRoleFor(pool, options.runtimeRole)
+  return withTransaction(pool, async (client) => {
+    await client.query({ text: 'SELECT pg_advisory_xact_lock($1::bigint)', values: [MIGRATION_LOCK_KEY] })
+    const { rows } = await client.query<{ f: string | null }>(
+      "SELECT to_regprocedure('robot_brain.adopt_runtime_role(text)')::text AS f",
+    )
+    if (!rows[0]?.f) return undefined
+    try {
+      return await adoptRuntimeRole(client, role, options.appLogin)
+    } catch (err) {
+      // Connection errors go up as they are (the caller retries them); a refusal gets the fix.
+      const code = (err as { code?: string }).code
+      if (code !== SQLSTATE.INSUFFICIENT_PRIVILEGE && code !== SQLSTATE.INVALID_PARAMETER_VALUE) throw err
+      throw new MigrationError(
+        `could not make ${role} the database's runtime role: ${(err as Error).message}. ` +
+          'The migrating role needs CREATEROLE (or create the role beforehand: ' +
+          `CREATE ROLE ${role} NOLOGIN, and GRANT ${role} TO the migrating role), or set ROBOT_BRAIN_APP_ROLE to an existing role`,
+        { cause: err },
+      )
+    }
+  })
 }
 
 /** Is the database at exactly the schema this code knows? */

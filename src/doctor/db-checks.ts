@@ -1,7 +1,6 @@
 // Checks that ask the database: reachability, server version, extensions, schema version, the role the
 // application logs in as, and clock skew. Each runs one query, once (no retries: doctor reports what
 // a first attempt sees), and turns an error into a failed check instead of throwing.
-import { DEFAULT_RUNTIME_ROLE } from '../config.js'
 import { migrationStatus } from '../db/migrate.js'
 import type { DbPool, Queryable, Transport } from '../db/pool.js'
 import { type Check, fail, ok, skip, warn } from './check.js'
@@ -112,7 +111,7 @@ FROM pg_roles r WHERE r.rolname = session_user`
 export async function runtimeRoleCheck(
   app: Queryable,
   transport: Transport,
-  runtimeRole = DEFAULT_RUNTIME_ROLE,
+  runtimeRole: string,
 ): Promise<Check> {
   const id = 'runtime-role'
   const { rows } = await app.query<{

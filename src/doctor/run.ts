@@ -2,6 +2,7 @@
 // Never throws for a problem it can describe: a bad URL or an unreachable server is a failed check.
 import { type Config, resolveConfig, type StoreOptions } from '../config.js'
 import type { DbPool } from '../db/pool.js'
+import { runtimeRoleFor } from '../db/runtime-role.js'
 import { openStore, type Store } from '../store/store.js'
 import { type Check, fail, scrub, skip } from './check.js'
 import { configChecks } from './config-checks.js'
@@ -15,6 +16,7 @@ import {
   serverVersionCheck,
 } from './db-checks.js'
 import { ownerRoleCheck } from './owner-checks.js'
+import { sharedRoleChecks } from './role-checks.js'
 
 function describer(urls: ReadonlyArray<string | undefined>): (err: unknown) => string {
   return (err) => {
@@ -91,8 +93,15 @@ async function liveChecks(
   out.push(...(await run('server-version', ownerDown, t.owner, serverVersionCheck)))
   out.push(...(await run('schema', ownerDown, t.owner, schemaCheck)))
   out.push(...(await run('owner-role', ownerDown, t.owner, ownerRoleCheck)))
+  // The database's runtime role: configured, or named after the database (asked where connected).
+  const roleName = () => runtimeRoleFor(ownerDown ? t.app : t.owner, config.runtimeRole)
   out.push(
-    ...(await run('runtime-role', appDown, t.app, (db) => runtimeRoleCheck(db, t, config.runtimeRole))),
+    ...(await run('runtime-role', appDown, t.app, async (db) => runtimeRoleCheck(db, t, await roleName()))),
+  )
+  out.push(
+    ...(await run('runtime-role-shared', ownerDown, t.owner, async (db) =>
+      sharedRoleChecks(db, await roleName()),
+    )),
   )
   if (ownerDown) out.push(...EXTENSIONS.map(([name]) => skip(`extension ${name}`, 'not connected')))
   else out.push(...(await attempt('extensions', describe, () => extensionChecks(t.owner))))

@@ -12,9 +12,11 @@ import {
 } from '../db/migrate.js'
 import type { OnlineStepOptions } from '../db/online-steps.js'
 import { explainOwnerError } from '../db/owner-check.js'
-import type { DbPool, Transport } from '../db/pool.js'
+import type { DbPool, Queryable, Transport } from '../db/pool.js'
 import { ReadRouter, type ReplicaState } from '../db/read-routing.js'
 import { type RetryHooks, withRetry } from '../db/retry.js'
+import { deriveRuntimeRole, runtimeRoleFor, SHARED_ROLE } from '../db/runtime-role.js'
+import { SQLSTATE } from '../db/sqlstate.js'
 import { applyPooledStatementTimeout, type PooledTimeoutResult } from '../db/statement-timeout.js'
 import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../errors.js'
 import { INSPECT_CUSTOM } from '../portable-types.js'
@@ -94,6 +96,7 @@ export type OpenStoreOptions = StoreOptions & { embedder?: Embedder | null }
 class StoreCore {
   /** The role application connections switch to, decided once the schema exists (null: none). */
   runtimeRole: string | null = null
+  private role: Promise<string> | undefined
   private ready: Promise<void> | undefined
   readonly turnWriter: GroupCommit<NewTurn, WrittenRow | null> | undefined
   private readonly retryObservers = new Set<RetryHooks>()
@@ -151,9 +154,32 @@ class StoreCore {
   ensureReady(): Promise<void> {
     this.ready ??= this.retry(() => this.decideRole()).catch((err) => {
       this.ready = undefined
-      throw err
+      throw this.explainConnectRefusal(err)
     })
     return this.ready
+  }
+
+  /**
+   * "permission denied for database" (42501 at connect): since migration 0007 only the database's
+   * runtime role may connect, and logins made for earlier versions are in the shared role instead.
+   */
+  private explainConnectRefusal(err: unknown): unknown {
+    const e = err as { code?: string; message?: string }
+    if (
+      e?.code !== SQLSTATE.INSUFFICIENT_PRIVILEGE ||
+      !/permission denied for database/.test(e.message ?? '')
+    )
+      return err
+    const url = this.config.url ? new URL(this.config.url) : undefined
+    const login = url ? decodeURIComponent(url.username) : ''
+    const database = url ? decodeURIComponent(url.pathname.slice(1)) || login : ''
+    const role = this.config.runtimeRole ?? deriveRuntimeRole(database)
+    return new ConfigError(
+      `the application's login role "${login}" may not connect to database "${database}": only members of its ` +
+        `runtime role ${role} may (logins made for earlier versions are in the shared ${SHARED_ROLE}, which no longer ` +
+        `may). As the owner: GRANT ${role} TO "${login}" (or run robot-brain-db migrate with this DATABASE_URL)`,
+      { cause: err },
+    )
   }
 
   resetReady(): void {
@@ -169,14 +195,24 @@ class StoreCore {
     )
   }
 
+  /** The database's runtime role (configured, or robot_brain_app_<database>), asked once. */
+  roleName(db: Queryable): Promise<string> {
+    this.role ??= runtimeRoleFor(db, this.config.runtimeRole).catch((err) => {
+      this.role = undefined
+      throw err
+    })
+    return this.role
+  }
+
   private async decideRole(): Promise<void> {
-    const role = this.config.runtimeRole
+    const role = await this.roleName(this.transport.app)
     const { rows } = await this.transport.app.query<{
       schema: boolean
       role_exists: boolean
       privileged: boolean
       owner: boolean
       member: boolean
+      shared: boolean
       login: string
     }>({
       text: `SELECT to_regnamespace('robot_brain') IS NOT NULL AS schema,
@@ -184,14 +220,21 @@ class StoreCore {
                     r.rolsuper OR r.rolbypassrls AS privileged,
                     EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = 'robot_brain' AND n.nspowner = r.oid) AS owner,
                     EXISTS (SELECT FROM pg_roles a WHERE a.rolname = $1 AND pg_has_role(r.oid, a.oid, 'MEMBER')) AS member,
+                    EXISTS (SELECT FROM pg_roles a WHERE a.rolname = $2 AND pg_has_role(r.oid, a.oid, 'MEMBER')) AS shared,
                     r.rolname AS login
              FROM pg_roles r WHERE r.rolname = session_user`,
-      values: [role],
+      values: [role, SHARED_ROLE],
     })
     const r = rows[0]
-    if (!r?.schema || !r.role_exists) {
+    if (!r?.schema) {
       throw new MigrationError(
         'the database has no Robot Brain schema yet: run `robot-brain-db migrate` (or store.migrate()) first',
+      )
+    }
+    if (!r.role_exists) {
+      throw new MigrationError(
+        `the database's runtime role ${role} does not exist yet (each database has its own since migration 0007): ` +
+          'run `robot-brain-db migrate` (or store.migrate()) as the owner',
       )
     }
     const mustSwitch = r.privileged || r.owner
@@ -203,8 +246,11 @@ class StoreCore {
       )
     }
     if (!mustSwitch && !r.member) {
+      const legacy = r.shared
+        ? ` (it is in ${SHARED_ROLE}, the role every database shared before: that gives it nothing any more)`
+        : ''
       throw new ConfigError(
-        `the application role "${r.login}" is not a member of ${role}: GRANT ${role} TO "${r.login}"`,
+        `the application role "${r.login}" is not a member of ${role}, this database's runtime role${legacy}: GRANT ${role} TO "${r.login}"`,
       )
     }
     this.runtimeRole = mustSwitch ? role : null
@@ -315,13 +361,31 @@ export class Store {
   async migrate(options: { dryRun?: boolean; onlineSteps?: OnlineStepOptions } = {}): Promise<MigrateResult> {
     const owner = this.core.transport.owner
     const onlineSteps = { concurrently: this.core.transport.driver !== 'pglite', ...options.onlineSteps }
+    // The application URL's login gets this database's runtime role (an upgraded deployment keeps working).
+    const url = this.core.config.driver === 'pglite' ? undefined : this.core.config.url
+    const appLogin = url ? decodeURIComponent(new URL(url).username) || undefined : undefined
     const result = await this.core
-      .retry(() => migrate(owner, { dryRun: options.dryRun, onlineSteps }))
+      .retry(async () =>
+        migrate(owner, {
+          dryRun: options.dryRun,
+          onlineSteps,
+          runtimeRole: await this.core.roleName(owner),
+          appLogin,
+        }),
+      )
       .catch(async (err) => Promise.reject(await explainOwnerError(err, owner)))
       .finally(() => this.core.reads.noteWrite(null))
     if (!options.dryRun) await this.core.applyStatementTimeout()
     this.core.resetReady()
     return result
+  }
+
+  /**
+   * The database's runtime role: ROBOT_BRAIN_APP_ROLE (runtimeRole), or robot_brain_app_<database>.
+   * The application's login role must be a member of it (migrate makes the DATABASE_URL login one).
+   */
+  runtimeRoleName(): Promise<string> {
+    return this.core.retry(() => this.core.roleName(this.core.transport.owner))
   }
 
   migrationStatus(): Promise<MigrationState[]> {
@@ -335,7 +399,7 @@ export class Store {
 
   /**
    * Checks, once, that application queries can run: the schema exists and the app URL's login role
-   * is usable (a member of robot_brain_app; not a privileged role through a transaction-mode pooler).
+   * is usable (a member of the database's runtime role; not a privileged role through a transaction-mode pooler).
    * Throws MigrationError or ConfigError saying what to fix. `serve` calls it before listening and
    * /readyz before answering ready; other calls check the same on first use.
    */

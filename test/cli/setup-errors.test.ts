@@ -12,13 +12,13 @@ import { ConfigError } from '../../src/errors.js'
 import { buildApp } from '../../src/server/app.js'
 import { openStore } from '../../src/store/store.js'
 import {
-  APP_ROLE,
   type FreshDatabase,
   freshDatabase,
   PG_HOST,
   PG_PORT,
   PGBOUNCER_PORT,
   rawPg,
+  runtimeRoleOf,
   SUPERUSER,
   TEST_APP_ROLE,
 } from '../support/backend.js'
@@ -79,7 +79,7 @@ describe.runIf(server)(`setup errors on PostgreSQL and PgBouncer (${backend})`, 
       })
       expect(r.code, r.stdout + r.stderr).toBe(1)
       expect(r.stderr).toMatch(/logs in as "postgres", which bypasses row-level security/)
-      expect(r.stderr).toMatch(new RegExp(`IN ROLE ${APP_ROLE}`))
+      expect(r.stderr).toMatch(new RegExp(`IN ROLE ${runtimeRoleOf(db)}`))
       expect(r.stdout).not.toMatch(/Server listening/)
       expect(r.stdout + r.stderr).not.toContain(PASSWORD)
     }, 120_000)
@@ -110,7 +110,7 @@ describe.runIf(server)(`setup errors on PostgreSQL and PgBouncer (${backend})`, 
       expect(r.code).toBe(1)
       expect(check(json<DoctorReport>(r), 'runtime-role')).toMatchObject({
         status: 'fail',
-        fix: expect.stringMatching(new RegExp(`IN ROLE ${APP_ROLE}`)),
+        fix: expect.stringMatching(new RegExp(`IN ROLE ${runtimeRoleOf(db)}`)),
       })
     }, 120_000)
   })
@@ -133,7 +133,7 @@ describe.runIf(server)(`setup errors on PostgreSQL and PgBouncer (${backend})`, 
       expect(seeded.code, seeded.stderr).toBe(0)
       // As the README says, for the application.
       await admin(`DROP ROLE IF EXISTS ${role}`)
-      await admin(`CREATE ROLE ${role} LOGIN PASSWORD '${PASSWORD}' IN ROLE ${APP_ROLE}`)
+      await admin(`CREATE ROLE ${role} LOGIN PASSWORD '${PASSWORD}' IN ROLE ${runtimeRoleOf(db)}`)
     }, 300_000)
     afterAll(async () => {
       await db?.drop()

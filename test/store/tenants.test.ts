@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError } from '../../src/errors.js'
 import { newId } from '../../src/store/ids.js'
 import type { Store } from '../../src/store/store.js'
 import type { Turn } from '../../src/store/types.js'
-import { APP_ROLE, PG_HOST, PG_PORT, rawPg, TEST_APP_ROLE } from '../support/backend.js'
+import { PG_HOST, PG_PORT, rawPg, runtimeRoleOf, TEST_APP_ROLE } from '../support/backend.js'
 import { backend, openTestStore, serverBackend, type TestStore, turnInput } from '../support/store.js'
 
 const RLS_VIOLATION = '42501' // insufficient_privilege: also what a WITH CHECK policy failure raises
@@ -32,7 +32,7 @@ async function runtimeSession(t: TestStore): Promise<RuntimeSession> {
   // PGlite has one connection and one (superuser) login: act as the runtime role on it, and leave
   // it as found. Store calls must wait until close(): the connection is held.
   const client = await t.store.transport.owner.connect()
-  await client.query(`SET ROLE ${APP_ROLE}`)
+  await client.query(`SET ROLE ${runtimeRoleOf(t.db)}`)
   return {
     query: async <R>(text: string, values?: unknown[]) => {
       const r = await client.query<R>({ text, values })
@@ -164,7 +164,7 @@ describe(`tenant isolation (${backend})`, () => {
         member: boolean
       }>(
         `SELECT current_user AS u, r.rolsuper AS su, r.rolbypassrls AS bypass,
-                pg_has_role(current_user, '${APP_ROLE}', 'MEMBER') AS member
+                pg_has_role(current_user, '${runtimeRoleOf(t.db)}', 'MEMBER') AS member
          FROM pg_roles r WHERE r.rolname = current_user`,
       )
       expect(rows[0]).toMatchObject({ su: false, bypass: false, member: true })
@@ -274,7 +274,7 @@ describe(`tenant isolation (${backend})`, () => {
     }>(
       `SELECT c.relname AS name, c.relkind::text AS kind, c.relispartition AS partition,
               c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
-              has_table_privilege('${APP_ROLE}', c.oid, 'SELECT, INSERT, UPDATE, DELETE') AS app
+              has_table_privilege('${runtimeRoleOf(t.db)}', c.oid, 'SELECT, INSERT, UPDATE, DELETE') AS app
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'robot_brain' AND c.relkind IN ('r', 'p')
          AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)

@@ -12,6 +12,7 @@ import { neonConfig } from '@neondatabase/serverless'
 import pg from 'pg'
 import { inject } from 'vitest'
 import ws from 'ws'
+import { deriveRuntimeRole } from '../../src/db/runtime-role.js'
 
 export type BackendName = 'pglite' | 'pg' | 'pgbouncer' | 'neon'
 
@@ -25,8 +26,15 @@ export const PG_PORT = 5432
 export const PGBOUNCER_PORT = 6432
 export const SUPERUSER = 'postgres'
 export const TEST_APP_ROLE = 'robot_brain_test_app'
-/** The NOLOGIN role the schema migrations grant privileges to. */
-export const APP_ROLE = 'robot_brain_app'
+/** The role every database shared before migration 0007 (migration files still name it). */
+export const SHARED_APP_ROLE = 'robot_brain_app'
+/** The embedded database is named postgres: its runtime role. */
+export const PGLITE_RUNTIME_ROLE = deriveRuntimeRole('postgres')
+
+/** The runtime role (NOLOGIN, RLS applies) of a test database: robot_brain_app_<database>. */
+export function runtimeRoleOf(db: { name: string; dataDir?: string }): string {
+  return db.dataDir ? PGLITE_RUNTIME_ROLE : deriveRuntimeRole(db.name)
+}
 export const ADMIN_URL = `postgres://${SUPERUSER}@${PG_HOST}:${PG_PORT}/postgres`
 
 declare module 'vitest' {
@@ -118,32 +126,20 @@ async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
 let appRoleReady: Promise<void> | undefined
 
 /**
- * Creates login role robot_brain_test_app (member of robot_brain_app) if missing.
- * Safe to call concurrently from parallel test files.
+ * Creates login role robot_brain_test_app if missing. Safe to call concurrently from parallel test
+ * files. It is made a member of each test database's own runtime role by freshDatabase().
  */
 export function ensureTestAppRole(): Promise<void> {
   appRoleReady ??= withAdmin(async (c) => {
     await c.query('BEGIN')
     try {
-      // Serialize our own callers; the exception handlers cover anyone else (e.g. migrations) racing us.
+      // Serialize our own callers; the exception handler covers anyone else racing us.
       await c.query("SELECT pg_advisory_xact_lock(hashtext('robot_brain_test_roles'))")
       await c.query(`DO $$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
-    BEGIN
-      CREATE ROLE ${APP_ROLE} NOLOGIN NOBYPASSRLS;
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-    END;
-  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${TEST_APP_ROLE}') THEN
     BEGIN
       CREATE ROLE ${TEST_APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-    END;
-  END IF;
-  IF NOT pg_has_role('${TEST_APP_ROLE}', '${APP_ROLE}', 'MEMBER') THEN
-    BEGIN
-      GRANT ${APP_ROLE} TO ${TEST_APP_ROLE};
     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
     END;
   END IF;
@@ -187,11 +183,22 @@ export async function freshDatabase(label: string): Promise<FreshDatabase> {
 
   await ensureTestAppRole()
   const name = databaseName(label)
-  // template0: nobody can be connected to it, so parallel CREATE DATABASE never conflicts.
-  await withAdmin((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8'`))
+  // The database's own runtime role, made now (migrate adopts an existing one) so that the test app
+  // login is a member of it whichever way a test migrates; dropped with the database.
+  const role = deriveRuntimeRole(name)
+  await withAdmin(async (c) => {
+    // template0: nobody can be connected to it, so parallel CREATE DATABASE never conflicts.
+    await c.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8'`)
+    await c.query(`CREATE ROLE ${role} NOLOGIN NOBYPASSRLS`)
+    await c.query(`GRANT ${role} TO ${TEST_APP_ROLE}`)
+  })
   const ownerUrl = `postgres://${SUPERUSER}@${PG_HOST}:${PG_PORT}/${name}`
   const drop = async () => {
-    await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
+    await withAdmin(async (c) => {
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+      // Still referenced elsewhere (a test copied the database): leave it.
+      await c.query(`DROP ROLE IF EXISTS ${role}`).catch(() => {})
+    })
   }
 
   switch (backend) {

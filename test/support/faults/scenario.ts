@@ -4,6 +4,7 @@
 import pg from 'pg'
 import { expect } from 'vitest'
 import type { StoreOptions } from '../../../src/config.js'
+import { deriveRuntimeRole } from '../../../src/db/runtime-role.js'
 import { openStore, type Store } from '../../../src/store/store.js'
 import { Ledger, type LedgerReport, startTurnLoad, verifyLedger, waitForAcks } from './ledger.mjs'
 import { httpTurnWriter, type ServeProcess, startServe } from './serve.mjs'
@@ -145,8 +146,8 @@ export async function expectCleanExit(server: ServeProcess): Promise<void> {
 
 /**
  * Creates `name` on the server of `adminUrl` (a superuser URL) and returns its URL. With
- * `appLogin`, also creates that login role as a member of robot_brain_app (the runtime role the
- * migrations grant to), the way an operator sets up a pooled URL.
+ * `appLogin`, also creates that login role as a member of the database's own runtime role
+ * (robot_brain_app_<name>, which migrate adopts), the way an operator sets up a pooled URL.
  */
 export async function createDatabase(adminUrl: string, name: string, appLogin?: string): Promise<string> {
   const admin = new pg.Client({ connectionString: adminUrl })
@@ -154,8 +155,9 @@ export async function createDatabase(adminUrl: string, name: string, appLogin?: 
   try {
     await admin.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8'`)
     if (appLogin) {
-      await admin.query(`CREATE ROLE robot_brain_app NOLOGIN NOBYPASSRLS`)
-      await admin.query(`CREATE ROLE "${appLogin}" LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE robot_brain_app`)
+      const role = deriveRuntimeRole(name)
+      await admin.query(`CREATE ROLE ${role} NOLOGIN NOBYPASSRLS`)
+      await admin.query(`CREATE ROLE "${appLogin}" LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE ${role}`)
     }
   } finally {
     await admin.end()
