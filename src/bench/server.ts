@@ -1,6 +1,7 @@
 // The PostgreSQL server a run measures on: a database of its own (rbbench_<time>), created as the
 // administrator and dropped at the end unless kept, and the login role PgBouncer lets through.
 import pg from 'pg'
+import { deriveRuntimeRole } from '../db/runtime-role.js'
 import { redactUrl } from '../db/urls.js'
 
 export interface ServerOptions {
@@ -8,7 +9,7 @@ export interface ServerOptions {
   adminUrl: string
   /** PgBouncer in transaction mode in front of the same server (host:port), or null to skip it. */
   pgbouncer: string | null
-  /** Login role for the app through PgBouncer (member of robot_brain_app, listed in its auth file). */
+  /** Login role for the app through PgBouncer (made a member of the database's runtime role, listed in its auth file). */
   appLogin: string
 }
 
@@ -71,16 +72,18 @@ export async function createBenchDatabase(opts: ServerOptions, suffix = ''): Pro
     bouncerOwnerUrl: opts.pgbouncer ? urlFor(opts.adminUrl, name, undefined, opts.pgbouncer) : null,
     bouncerAppUrl: opts.pgbouncer ? urlFor(opts.adminUrl, name, opts.appLogin, opts.pgbouncer) : null,
     serverVersion,
+    // The database's runtime role (robot_brain_app_<database>, made by migrate) goes with it.
     drop: () =>
-      withClient(admin.toString(), (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(
-        () => undefined,
-      ),
+      withClient(admin.toString(), async (c) => {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+        await c.query(`DROP ROLE IF EXISTS ${deriveRuntimeRole(name)}`)
+      }),
   }
 }
 
 /**
- * Creates the app login role if missing and makes it a member of the runtime role (which the first
- * migration creates). Roles are cluster-wide: tolerate a concurrent creator.
+ * Creates the app login role if missing and makes it a member of the database's runtime role (which
+ * migrate creates). Roles are cluster-wide: tolerate a concurrent creator.
  */
 export async function ensureAppLogin(ownerUrl: string, login: string, runtimeRole: string): Promise<void> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(login)) throw new Error('appLogin must be a lower-case SQL identifier')

@@ -176,8 +176,10 @@ export async function migrate(
   }
   // The slow parts of migrations (backfills, indexes built CONCURRENTLY) run after them, outside
   // any long transaction, in batches that record their progress: see online-steps.ts.
-  await runOnlineSteps(pool, options.onlineSteps)
+  // The runtime role is adopted before the online steps: moving grants takes table locks, which must not meet another process's
+  // CREATE INDEX CONCURRENTLY.
   const role = await adoptRole(pool, options)
+  await runOnlineSteps(pool, options.onlineSteps)
   return { applied: done, pending: [], dryRun: false, role }
 }
 

@@ -113,7 +113,10 @@ BEGIN
   -- owner: a migrating role that does not own it leaves CONNECT as it is (doctor says so).
   v_can_revoke := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
     OR pg_has_role(current_user, (SELECT datdba FROM pg_database WHERE datname = current_database()), 'USAGE');
-  IF v_can_revoke THEN
+  -- Only when something changes: GRANT rewrites the database's catalog row even when it grants nothing new.
+  IF v_can_revoke AND (has_database_privilege('public', current_database(), 'CONNECT')
+                       OR NOT has_database_privilege(v_role_oid, current_database(), 'CONNECT')
+                       OR cardinality(v_from) > 0) THEN
     EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', current_database());
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), p_role);
     FOREACH v_old IN ARRAY v_from LOOP

@@ -254,6 +254,37 @@ describe.runIf(backend === 'pg')('runtime role per database: two databases on on
     await expect(onB.ready()).rejects.toThrow(/may not connect to database .*GRANT robot_brain_app_/)
   })
 
+  it('a copy of a database (CREATE DATABASE ... TEMPLATE) gets a role of its own at its first migrate', async () => {
+    const a = await database('roles copy a')
+    const storeA = await ownerStore(a)
+    await storeA.migrate()
+    await seedAcme(storeA, 2)
+    const web = await login('copyweb', await storeA.runtimeRoleName())
+    await storeA.close()
+    const copy = `${a.name.slice(0, 50)}_copy`
+    await admin(`CREATE DATABASE "${copy}" TEMPLATE "${a.name}"`)
+    const copyDb: FreshDatabase = {
+      ...a,
+      name: copy,
+      ownerUrl: `postgres://postgres@${PG_HOST}:${PG_PORT}/${copy}`,
+      drop: async () => {
+        await admin(`DROP DATABASE IF EXISTS "${copy}" WITH (FORCE)`)
+        await admin(`DROP ROLE IF EXISTS ${deriveRuntimeRole(copy)}`)
+      },
+    }
+    dbs.push(copyDb)
+    // Before its migrate the copy grants A's role: A's login reads it (CONNECT is not copied).
+    expect(await readAcme(web, copyDb)).toBe(2)
+    const migrated = await (await ownerStore(copyDb)).migrate()
+    expect(migrated.role).toMatchObject({
+      role: deriveRuntimeRole(copy),
+      movedFrom: [deriveRuntimeRole(a.name)],
+      connectRestricted: true,
+    })
+    await expect(readAcme(web, copyDb)).rejects.toMatchObject({ code: '42501' })
+    expect(await readAcme(web, a)).toBe(2)
+  })
+
   it('doctor flags a runtime role shared by two databases, naming the other and the fix', async () => {
     const shared = `rb_roles_shared_${unique()}`
     roles.push(shared)
