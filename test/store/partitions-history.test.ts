@@ -113,22 +113,31 @@ describe(`history across many partitions (${backend})`, () => {
     await store.recordTurn(turnInput('one-month', 2, { createdAt: '2024-05-09T00:00:00.000Z' }))
     await store.recordTurn(turnInput('two-months', 1, { createdAt: '2024-05-03T00:00:00.000Z' }))
     const b = await store.recordTurn(turnInput('two-months', 2, { createdAt: '2025-01-09T00:00:00.000Z' }))
-    // The partitions the read locked (a plan locks what it may read; pruned partitions are never
-    // opened): the locks of this transaction, which the function runs in.
+    // The partitions the read scanned: this transaction's scans of each partition and its indexes,
+    // before and after the read (one transaction: the counts are not flushed in between).
+    const SCANS = `SELECT coalesce(jsonb_object_agg(c.relname, pg_stat_get_xact_numscans(c.oid)
+                     + (SELECT coalesce(sum(pg_stat_get_xact_numscans(x.indexrelid)), 0) FROM pg_index x
+                        WHERE x.indrelid = c.oid)), '{}') AS scans
+                   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                   WHERE i.inhparent = 'robot_brain.conversations'::regclass`
     const touched = async (session: string, before: Turn | null) => {
       const us = before ? String(Date.parse(before.createdAt) * 1000) : '9000000000000000000'
-      const [row] = await t.ownerQuery<{ n: number; parts: string[] }>(
-        `WITH h AS MATERIALIZED (
-           SELECT count(*)::int AS n FROM robot_brain.history_page('default', $1, $2::bigint, $3::uuid, 20, 1000000, false))
-         SELECT h.n, (SELECT coalesce(array_agg(DISTINCT c.relname::text ORDER BY c.relname::text), '{}')
-                      FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                      JOIN pg_inherits i ON i.inhrelid = c.oid
-                      WHERE i.inhparent = 'robot_brain.conversations'::regclass AND h.n >= 0
-                        AND l.pid = pg_backend_pid()) AS parts
-         FROM h`,
-        [session, us, before?.id ?? 'ffffffff-ffff-ffff-ffff-ffffffffffff'],
-      )
-      return row
+      await t.ownerQuery('BEGIN')
+      try {
+        const [was] = await t.ownerQuery<{ scans: Record<string, number> }>(SCANS)
+        const [page] = await t.ownerQuery<{ n: number }>(
+          `SELECT count(*)::int AS n
+           FROM robot_brain.history_page('default', $1, $2::bigint, $3::uuid, 20, 1000000, false)`,
+          [session, us, before?.id ?? 'ffffffff-ffff-ffff-ffff-ffffffffffff'],
+        )
+        const [is] = await t.ownerQuery<{ scans: Record<string, number> }>(SCANS)
+        const parts = Object.keys(is?.scans ?? {})
+          .filter((name) => Number(is?.scans[name]) > Number(was?.scans[name] ?? 0))
+          .sort()
+        return { n: page?.n, parts }
+      } finally {
+        await t.ownerQuery('COMMIT')
+      }
     }
     expect(await touched('one-month', null)).toEqual({ n: 2, parts: ['conversations_p2024_05'] })
     expect(await touched('one-month', a)).toEqual({ n: 0, parts: ['conversations_p2024_05'] })
