@@ -1,7 +1,6 @@
 // robot-brain-db maintain [task...] [--force] [--json]: the tasks `serve` runs on its schedule, by hand.
 import type { Command } from 'commander'
-import { withRetry } from '../db/retry.js'
-import { runTasks, TASKS } from '../maintenance/tasks.js'
+import { runMaintenance, TASKS } from '../maintenance/tasks.js'
 import { upkeepOptionsFromEnv } from '../upkeep/options.js'
 import { type DbFlags, printJson, UsageError, withStore } from './common.js'
 
@@ -25,18 +24,9 @@ export function register(program: Command): void {
     .action(async (tasks: string[], opts: DbFlags & { json?: boolean; force?: boolean }) => {
       const unknown = tasks.filter((n) => !TASKS.some((t) => t.name === n))
       if (unknown.length) throw new UsageError(`unknown task(s): ${unknown.join(', ')}`)
-      const options = upkeepOptionsFromEnv()
+      const { retention } = upkeepOptionsFromEnv()
       const results = await withStore(opts, (store) =>
-        runTasks(
-          {
-            owner: store.transport.owner,
-            now: new Date(),
-            retention: options.retention,
-            force: opts.force,
-            retry: (fn) => withRetry(fn, store.config.retry),
-          },
-          tasks,
-        ),
+        runMaintenance(store, tasks, { force: opts.force, retention }),
       )
       if (opts.json) printJson(results)
       else

@@ -82,12 +82,18 @@ c AS (
   RETURNING tenant_id, session_id, robot_personality, user_message, robot_response, created_at
 ),
 per_session AS (
-  SELECT tenant_id, session_id, count(*)::integer AS n, max(created_at) AS last_at
+  SELECT tenant_id, session_id, count(*)::integer AS n, min(created_at) AS first_at, max(created_at) AS last_at
   FROM c GROUP BY 1, 2 ORDER BY 1, 2
 ),
+-- The session's span of turn times grows as the write path grows it (unknown stays unknown), so
+-- history reads only the partitions inside it.
 s AS (
   UPDATE robot_brain.sessions s
-     SET message_count = s.message_count + p.n, last_active = greatest(s.last_active, p.last_at)
+     SET message_count = s.message_count + p.n, last_active = greatest(s.last_active, p.last_at),
+         turns_from = CASE WHEN s.turns_from IS NULL AND s.message_count > 0 THEN NULL
+                           ELSE least(s.turns_from, p.first_at) END,
+         turns_to = CASE WHEN s.turns_from IS NULL AND s.message_count > 0 THEN NULL
+                         ELSE greatest(s.turns_to, p.last_at) END
     FROM per_session p
    WHERE s.tenant_id = p.tenant_id AND s.id = p.session_id
   RETURNING s.id

@@ -2,7 +2,9 @@
 // again at any time, or from two processes at once: `serve` runs them on its schedule (src/upkeep/),
 // `robot-brain-db maintain` by hand. Not pg_cron: on Neon it only runs while the compute is awake.
 import type { DbPool } from '../db/pool.js'
-import type { RetentionPolicy } from '../upkeep/options.js'
+import { withRetry } from '../db/retry.js'
+import type { Store } from '../store/store.js'
+import { type RetentionPolicy, upkeepOptionsFromEnv } from '../upkeep/options.js'
 import { ensurePartitions } from '../upkeep/partitions.js'
 import { applyRetention } from '../upkeep/retention.js'
 import { refreshSessionStatsIfChanged } from '../upkeep/stats-refresh.js'
@@ -42,7 +44,7 @@ export const TASKS: MaintenanceTask[] = [
       'create monthly partitions for this month and the next three (moving early rows out of the default partition)',
     async run(ctx) {
       const created = await ctx.retry(() => ensurePartitions(ctx.owner, ctx.now, MONTHS_AHEAD))
-      return created.length ? `created ${created.join(', ')}` : 'all present'
+      return `${created.length} partition(s) created${created.length ? `: ${created.join(', ')}` : ''}`
     },
   },
   {
@@ -115,4 +117,22 @@ export async function runTasks(
     }
   }
   return results
+}
+
+/** Runs the named tasks (all when none named) on a store's owner pool, now, with the environment's policy. */
+export function runMaintenance(
+  store: Store,
+  names: string[] = [],
+  options: { force?: boolean; now?: Date; retention?: RetentionPolicy } = {},
+): Promise<TaskResult[]> {
+  return runTasks(
+    {
+      owner: store.transport.owner,
+      now: options.now ?? new Date(),
+      retention: options.retention ?? upkeepOptionsFromEnv().retention,
+      force: options.force,
+      retry: (fn) => withRetry(fn, store.config.retry),
+    },
+    names,
+  )
 }

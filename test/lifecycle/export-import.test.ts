@@ -150,6 +150,14 @@ describe('export and import', () => {
     expect(summary.interactions).toEqual({ inserted: 10, present: 0 })
     expect(await snapshot(target)).toEqual(await snapshot(source))
     expect(await exportText(target.store)).toBe(dump)
+    // Each session knows the span of its turns (history reads only those partitions).
+    const spans = await target.ownerQuery(
+      `SELECT s.id FROM robot_brain.sessions s
+        WHERE s.message_count > 0 AND (s.turns_from IS NULL OR s.turns_to IS NULL OR EXISTS (
+          SELECT FROM robot_brain.conversations c WHERE c.tenant_id = s.tenant_id AND c.session_id = s.id
+             AND c.created_at NOT BETWEEN s.turns_from AND s.turns_to))`,
+    )
+    expect(spans).toEqual([])
   })
 
   it('a second import changes nothing', async () => {
@@ -288,5 +296,5 @@ describe('export and import', () => {
       rmSync(dir, { recursive: true, force: true })
       await dest.cleanup()
     }
-  })
+  }, 240_000)
 })

@@ -188,5 +188,5 @@ describe('scheduled upkeep', () => {
     const text = await runCli(['status'], env)
     expect(text.stdout).toMatch(/stats {7}session_stats refreshed .*, current/)
     other = await t.reopen()
-  })
+  }, 240_000)
 })
