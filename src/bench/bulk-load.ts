@@ -19,8 +19,9 @@ start AS (
 )`
 
 const INSERT_SESSIONS = `WITH ${PARAMS}
-INSERT INTO robot_brain.sessions (tenant_id, id, created_at, last_active, message_count)
-SELECT $4, 'h' || s, st, st + ($3::int - 1) * interval '30 seconds', $3::int FROM start`
+INSERT INTO robot_brain.sessions (tenant_id, id, created_at, last_active, message_count, turns_from, turns_to)
+SELECT $4, 'h' || s, st, st + ($3::int - 1) * interval '30 seconds', $3::int,
+       st, st + ($3::int - 1) * interval '30 seconds' FROM start`
 
 // UUIDv7 layout: 48-bit millisecond time, version 7, variant 8, the rest from a hash of the key.
 const INSERT_TURNS = `WITH ${PARAMS}

@@ -42,8 +42,9 @@ meta AS (
   SELECT * FROM unnest($9::text[], $10::jsonb[]) AS m(session_id, user_metadata)
 ),
 s AS (
-  INSERT INTO robot_brain.sessions AS s (tenant_id, id, user_metadata, created_at, last_active, message_count)
-  SELECT $1, p.session_id, coalesce(m.user_metadata, '{}'::jsonb), p.first_at, p.last_at, p.n
+  INSERT INTO robot_brain.sessions AS s
+    (tenant_id, id, user_metadata, created_at, last_active, message_count, turns_from, turns_to)
+  SELECT $1, p.session_id, coalesce(m.user_metadata, '{}'::jsonb), p.first_at, p.last_at, p.n, p.first_at, p.last_at
   FROM per_session p LEFT JOIN meta m USING (session_id)
   ORDER BY p.session_id
   ON CONFLICT (tenant_id, id) DO UPDATE
@@ -51,7 +52,12 @@ s AS (
         -- Batches run two at a time: the tail of a session may land before its head, which carries the metadata.
         user_metadata = s.user_metadata || excluded.user_metadata,
         last_active = greatest(s.last_active, excluded.last_active),
-        created_at = least(s.created_at, excluded.created_at)
+        created_at = least(s.created_at, excluded.created_at),
+        -- The span of the session's turns (history reads only its partitions); unknown stays unknown.
+        turns_from = CASE WHEN s.turns_from IS NULL AND s.message_count > 0 THEN NULL
+                          ELSE least(s.turns_from, excluded.turns_from) END,
+        turns_to = CASE WHEN s.turns_from IS NULL AND s.message_count > 0 THEN NULL
+                        ELSE greatest(s.turns_to, excluded.turns_to) END
   RETURNING (xmax = 0) AS inserted
 ),
 ${personalityRollupCte('c', 's')}
