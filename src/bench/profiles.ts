@@ -3,7 +3,15 @@ import type { CompareOptions } from './load.js'
 import type { TurnCase } from './suite-turns.js'
 import type { TargetName } from './targets.js'
 
-export const SUITES = ['turns', 'history', 'interactions', 'http', 'partitions', 'search'] as const
+export const SUITES = [
+  'turns',
+  'history',
+  'interactions',
+  'http',
+  'partitions',
+  'search',
+  'analytics',
+] as const
 export type SuiteName = (typeof SUITES)[number]
 export const TARGETS: readonly TargetName[] = ['pg', 'pgbouncer', 'neon', 'pglite']
 

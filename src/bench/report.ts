@@ -8,7 +8,7 @@ import { type SearchReport, searchMarkdown } from './suite-search.js'
 import { TARGET_LABELS, type TargetName } from './targets.js'
 
 export interface ResultRow extends Comparison {
-  suite: 'turns' | 'history' | 'interactions' | 'http' | 'partitions' | 'search'
+  suite: 'turns' | 'history' | 'interactions' | 'http' | 'partitions' | 'search' | 'analytics'
   target: TargetName
   case: string
   /** Stable id of the case, e.g. turns.pg.8.distinct. */
@@ -156,6 +156,21 @@ export function markdown(report: Report): string {
         `${lat(r.baseline)} | ${lat(r.project)} |`,
     ),
   ]
+  const analytics = report.results.filter((r) => r.suite === 'analytics')
+  if (analytics.length) {
+    lines.push(
+      '',
+      '## Analytics (rollups against raw rows, PostgreSQL direct)',
+      '',
+      '| case | rollups p50 / p95 ms | raw rows p50 / p95 ms | faster (p50) |',
+      '|---|---:|---:|---:|',
+      ...analytics.map(
+        (r) =>
+          `| ${r.case} | ${ms(r.project.p50Ms)} / ${ms(r.project.p95Ms)} | ${ms(r.baseline.p50Ms)} / ${ms(r.baseline.p95Ms)} | ` +
+          `${r.key.startsWith('analytics.ingest') ? `${r.ratio.toFixed(2)}× (events/s)` : `${(r.baseline.p50Ms / r.project.p50Ms).toFixed(1)}×`} |`,
+      ),
+    )
+  }
   if (report.search) lines.push(...searchMarkdown(report.search))
   if (report.checks.length) lines.push('', '## Checks', '', ...report.checks.map((c) => `- ${c}`))
   if (report.skipped.length) lines.push('', '## Skipped', '', ...report.skipped.map((s) => `- ${s}`))

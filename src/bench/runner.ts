@@ -12,6 +12,7 @@ import { gitCommit, machine } from './run-info.js'
 import { RunLog } from './run-log.js'
 import { createBenchDatabase } from './server.js'
 import { openServerTargets } from './server-targets.js'
+import { analyticsRun, analyticsTargets } from './suite-analytics.js'
 import { HISTORY_READERS } from './suite-history.js'
 import { HTTP_CONNECTIONS } from './suite-http.js'
 import { partitionsRun, partitionTargets } from './suite-partitions.js'
@@ -108,12 +109,16 @@ export async function runBench(opts: BenchOptions): Promise<Report> {
   let postgres = 'not used'
   if (
     opts.targets.some((t) => t !== 'pglite') &&
-    opts.suites.some((s) => s !== 'partitions' && s !== 'search')
+    opts.suites.some((s) => s !== 'partitions' && s !== 'search' && s !== 'analytics')
   ) {
     postgres = (await run.step('server targets', () => serverRun(opts, run, settings))) ?? 'unknown'
   }
   if (opts.suites.includes('partitions') && opts.targets.includes('pg')) {
     const version = await run.step('partitions', () => partitionsRun(opts, run))
+    if (postgres === 'not used' && version) postgres = version
+  }
+  if (opts.suites.includes('analytics') && opts.targets.includes('pg')) {
+    const version = await run.step('analytics', () => analyticsRun(opts, run))
     if (postgres === 'not used' && version) postgres = version
   }
   if (opts.targets.includes('pglite') && (opts.suites.includes('turns') || opts.suites.includes('history'))) {
@@ -145,6 +150,7 @@ export async function runBench(opts: BenchOptions): Promise<Report> {
       ...evaluateTargets(run.results),
       ...partitionTargets(run.results),
       ...(search ? searchTargets(search) : []),
+      ...analyticsTargets(run.results),
     ],
     results: run.results,
     checks: run.checks,

@@ -10,6 +10,7 @@ export interface Summary {
   /** Rows per second. */
   throughput: number
   p50Ms: number
+  p95Ms: number
   p99Ms: number
   maxMs: number
 }
@@ -30,6 +31,7 @@ export function summarize(latencies: number[], elapsedMs: number, perOp = 1): Su
     elapsedMs,
     throughput: elapsedMs > 0 ? (ops * perOp * 1000) / elapsedMs : 0,
     p50Ms: quantile(sorted, 0.5),
+    p95Ms: quantile(sorted, 0.95),
     p99Ms: quantile(sorted, 0.99),
     maxMs: ops ? (sorted[ops - 1] as number) : Number.NaN,
   }

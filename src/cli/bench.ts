@@ -61,8 +61,8 @@ export function register(program: Command): void {
     .option('--quick', 'short rounds and small data sets (under two minutes, for CI)')
     .option(
       '--suites <list>',
-      'suites to run: turns,history,interactions,http,partitions,search',
-      'turns,history,interactions,http,partitions,search',
+      'suites to run: turns,history,interactions,http,partitions,search,analytics',
+      'turns,history,interactions,http,partitions,search,analytics',
     )
     .option(
       '--targets <list>',

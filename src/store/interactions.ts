@@ -12,7 +12,7 @@ export interface NewInteraction {
   createdAt: Date
 }
 
-const INSERT_INTERACTIONS = `
+const insertStatement = (rollups: boolean) => `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
 ins AS (
   INSERT INTO robot_brain.robot_interactions
@@ -28,19 +28,29 @@ ins AS (
   WHERE stored.found IS NULL
   ON CONFLICT (tenant_id, id, created_at) DO NOTHING
   RETURNING tenant_id, robot_id, interaction_type, duration_ms, success, created_at
-),
+)${
+  rollups
+    ? `,
 -- Only the rows really inserted reach the rollups: a replayed id counts once.
-${interactionRollupCte('ins')}
+${interactionRollupCte('ins')}`
+    : ''
+}
 SELECT count(*)::integer AS inserted FROM ins`
+
+const INSERT_INTERACTIONS = insertStatement(true)
+/** The same insert without the rollup upsert: only the bench uses it, to measure what rollups cost at ingest. */
+const INSERT_WITHOUT_ROLLUPS = insertStatement(false)
 
 export async function insertInteractions(
   db: Queryable,
   tenant: string,
   events: NewInteraction[],
+  /** False only in the bench's baseline: the rollups would no longer match the events. */
+  rollups = true,
 ): Promise<number> {
   const { rows } = await db.query<{ inserted: number }>({
-    name: 'rb_insert_interactions',
-    text: INSERT_INTERACTIONS,
+    name: rollups ? 'rb_insert_interactions' : 'rb_insert_interactions_without_rollups',
+    text: rollups ? INSERT_INTERACTIONS : INSERT_WITHOUT_ROLLUPS,
     values: [
       tenant,
       events.map((e) => e.id),

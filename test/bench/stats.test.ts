@@ -58,6 +58,7 @@ describe('targets and the Markdown report', () => {
     elapsedMs: 1000,
     throughput,
     p50Ms: 1,
+    p95Ms: p99Ms,
     p99Ms,
     maxMs: p99Ms,
   })
