@@ -1,7 +1,7 @@
 // Whether the owner pool (DATABASE_URL_UNPOOLED, or DATABASE_URL when that is unset) logs in as a role
 // that can do the owner's work: create or own the robot_brain schema, read every tenant's rows (the
 // owner's own row-level security policy), manage API keys. The README's setup gives the application
-// a login role in robot_brain_app; given as DATABASE_URL alone, it also becomes the "owner", and
+// a login role in the runtime role; given as DATABASE_URL alone, it also becomes the "owner", and
 // migrations, keys and status then fail with a bare "permission denied" or, worse, count only the
 // rows row-level security lets it see. This turns that into one message with the fix.
 import { ConfigError } from '../errors.js'

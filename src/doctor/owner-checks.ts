@@ -1,5 +1,5 @@
 // The owner connection's role (DATABASE_URL_UNPOOLED, or DATABASE_URL when unset): migrations, API
-// keys, maintenance and status need the schema's owner. A login role of robot_brain_app given as the
+// keys, maintenance and status need the schema's owner. A login role of the runtime role given as the
 // only URL connects fine and reads the migration history, so every other check passes while
 // migrate, keys and status cannot work: this check says so.
 import { OWNER_FIX, ownerProblem, ownerState } from '../db/owner-check.js'

@@ -1,7 +1,7 @@
 // Fault (d): PgBouncer (transaction pool mode) restarted in the middle of a concurrent write load,
-// through the library and through the HTTP service. The application logs in through the pooler as
-// a member of robot_brain_app, as in production; migrations go to the server directly. PgBouncer and
-// PostgreSQL here are private to this test, never the shared ones.
+// through the library and through the HTTP service. The application logs in through the pooler as a
+// member of the database's runtime role (robot_brain_app_<database>), as in production; migrations go
+// to the server directly. PgBouncer and PostgreSQL here are private to this test, never the shared ones.
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { backendName, TEST_APP_ROLE } from '../support/backend.js'
 import { type PrivateCluster, startPrivateCluster } from '../support/faults/cluster.mjs'
