@@ -21,7 +21,7 @@ import { openServerTargets } from './server-targets.js'
 import { summarize } from './stats.js'
 import { BENCH_TENANT, type Target } from './targets.js'
 
-interface AnalyticsProfile {
+export interface AnalyticsProfile {
   events: number
   turns: number
   turnsPerSession: number
@@ -39,7 +39,7 @@ interface AnalyticsProfile {
   batch: number
 }
 
-const PROFILES: Record<'quick' | 'full', AnalyticsProfile> = {
+export const PROFILES: Record<'quick' | 'full', AnalyticsProfile> = {
   // About 15 s with setup on 2 cores: small sizes, the time each side may take bounded.
   quick: {
     events: 30_000,
@@ -73,7 +73,7 @@ const ROBOTS = 20
 const TYPES = ['greeting', 'answer', 'navigate', 'handoff', 'farewell']
 const PERSONALITIES = ['cheerful', 'stoic', 'pirate', 'poet', 'helper']
 const CHUNK = 1_000_000
-const INGEST_TENANT = 'bench-ingest'
+export const INGEST_TENANT = 'bench-ingest'
 
 const PARTITIONS = `
 SELECT robot_brain.ensure_month_partition(t, m::date)
@@ -160,7 +160,7 @@ WHERE tenant_id = $1 AND created_at >= $2::timestamptz AND created_at < $3::time
 GROUP BY ${groups}`
 }
 
-interface QueryCase {
+export interface QueryCase {
   key: string
   label: string
   /** The range's length in days (from `now` back), or null for all the data. */
@@ -169,7 +169,7 @@ interface QueryCase {
   kind: 'personalities' | 'robotId' | 'interactionType'
 }
 
-const CASES: QueryCase[] = [
+export const CASES: QueryCase[] = [
   {
     key: 'personalities.30d.day',
     label: 'personalities, 30 days by day',
@@ -337,7 +337,7 @@ async function timeQuery(
   }
 }
 
-async function queryCase(
+export async function queryCase(
   run: RunLog,
   target: Target,
   c: QueryCase,
@@ -374,7 +374,7 @@ async function queryCase(
   }
 }
 
-async function ingestCase(target: Target, writers: number, p: AnalyticsProfile): Promise<ResultRow> {
+export async function ingestCase(target: Target, writers: number, p: AnalyticsProfile): Promise<ResultRow> {
   const store = target.root.tenant(INGEST_TENANT)
   await store.ready()
   const app = store.transport.app
@@ -401,7 +401,8 @@ async function ingestCase(target: Target, writers: number, p: AnalyticsProfile):
   }
 }
 
-async function load(run: RunLog, owner: DbPool, p: AnalyticsProfile, end: Date): Promise<void> {
+/** Loads the data set of `p` for BENCH_TENANT, ending at `end`, and fills its rollups. */
+export async function loadAnalyticsData(run: RunLog, owner: DbPool, p: AnalyticsProfile, end: Date): Promise<void> {
   const start = new Date(end.getTime() - p.days * 86_400_000)
   const t0 = performance.now()
   const client = await owner.connect()
@@ -465,7 +466,7 @@ export async function analyticsRun(opts: AnalyticsRunOptions, run: RunLog): Prom
     run.log(
       `analytics: loading ${p.events.toLocaleString('en-US')} events and ${p.turns.toLocaleString('en-US')} turns over ${p.days} days`,
     )
-    await load(run, owner, p, end)
+    await loadAnalyticsData(run, owner, p, end)
     for (const c of CASES) {
       run.record(await run.step(`analytics ${c.label}`, () => queryCase(run, target, c, p, end)))
     }
