@@ -2,6 +2,7 @@
 // and the startup line saying which database (password redacted), which driver, which migrations.
 import type { FastifyBaseLogger } from 'fastify'
 import type { MigrateResult } from '../db/migrate.js'
+import { adoptionAdvice } from '../db/runtime-role.js'
 import { redactUrl } from '../db/urls.js'
 import type { Store } from '../store/store.js'
 
@@ -42,9 +43,12 @@ export async function logStartup(
       pooled: store.transport.pooled,
       migrations,
       appliedNow,
+      runtimeRole: migrated.role?.role,
     },
     `database ${database} via ${c.driver}${store.transport.pooled ? ' (pooled)' : ''}; ` +
       `schema at ${migrations.at(-1) ?? 'none'} (${migrations.length} migrations, ` +
       `${appliedNow.length ? `applied now: ${appliedNow.join(', ')}` : 'none applied now'})`,
   )
+  // What the move to a per-database runtime role left for the operator (logins of the shared role).
+  for (const line of migrated.role ? adoptionAdvice(migrated.role) : []) log.warn(line)
 }
