@@ -153,6 +153,37 @@ export async function runHttpSuite(
         get,
       ),
     )
+
+    // What the per-key rate limit costs: the same GET on a second app that counts every request
+    // (a limit no run reaches), against the app above, which has none.
+    const limited = await deps.buildApp({
+      store,
+      logger: false,
+      allowAnonymous: true,
+      rateLimit: { max: 1_000_000_000, timeWindowMs: 60_000 },
+    })
+    const limitedBase = await limited.listen({ port: 0, host: '127.0.0.1' })
+    try {
+      const path = `/v1/sessions/${sid}/turns?limit=20`
+      const rl = await compare(
+        { run: (ms) => cannon(deps.autocannon, ms, { method: 'GET', path }, base) },
+        { run: (ms) => cannon(deps.autocannon, ms, { method: 'GET', path }, limitedBase) },
+        opts,
+      )
+      rows.push({
+        ...row(
+          target,
+          `GET history, per-key rate limit on, ${HTTP_CONNECTIONS} connections`,
+          'http.rate-limit',
+          'reads/s',
+          rl,
+        ),
+        baselineName: 'rate limit off',
+        projectName: 'rate limit on',
+      })
+    } finally {
+      await limited.close()
+    }
     return rows
   } finally {
     await app.close()
