@@ -137,7 +137,12 @@ async function serve(
     })
     await logStartup(app.log, store, migrated)
     if (!keysExist) {
-      app.log.warn('no API keys exist: requests without a key act as tenant "default" (loopback only)')
+      const closed = !opts.allowAnonymous && (await new KeyStore(store.transport.owner).anyEver())
+      app.log.warn(
+        closed
+          ? 'every API key is revoked: requests get 401 until a key is made (keys create, or start with --allow-anonymous)'
+          : 'no API keys exist: requests without a key act as tenant "default" (loopback only)',
+      )
     }
     if (opts.env.metricsPort !== undefined) {
       const metrics = await listenForMetrics(app.robotBrain.registry, {

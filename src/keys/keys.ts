@@ -184,6 +184,14 @@ export class KeyStore {
     return { key: toInfo(row), alreadyRevoked: row.already }
   }
 
+  /** Whether any key was ever created (revoked ones count): then anonymous access stays closed. */
+  async anyEver(): Promise<boolean> {
+    const { rows } = await this.owner
+      .query<{ any: boolean }>('SELECT EXISTS (SELECT FROM robot_brain.api_keys) AS any')
+      .catch(explainMissingSchema)
+    return rows[0]?.any === true
+  }
+
   /** Whether at least one key is not revoked. */
   async anyActive(): Promise<boolean> {
     const { rows } = await this.owner
