@@ -33,12 +33,18 @@ export class ConflictError extends RobotBrainError {
   }
 }
 
-/** The database could not be reached within the retry budget; safe to retry later. */
+/**
+ * The database could not be reached within the retry budget; safe to retry later. From recordTurn,
+ * `turnId` is the turn's id (the one the library made when the caller gave none): the write may or
+ * may not have been stored, and sending the turn again with this id stores it exactly once.
+ */
 export class UnavailableError extends RobotBrainError {
   readonly retryAfterSeconds: number
-  constructor(message: string, options?: ErrorOptions & { retryAfterSeconds?: number }) {
+  readonly turnId?: string
+  constructor(message: string, options?: ErrorOptions & { retryAfterSeconds?: number; turnId?: string }) {
     super('unavailable', 503, message, options)
     this.retryAfterSeconds = options?.retryAfterSeconds ?? 1
+    if (options?.turnId !== undefined) this.turnId = options.turnId
   }
 }
 

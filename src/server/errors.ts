@@ -41,7 +41,7 @@ export class UnauthorizedError extends RobotBrainError {
 }
 
 export interface ErrorPayload {
-  error: { code: string; message: string }
+  error: { code: string; message: string; turnId?: string }
 }
 
 export function errorBody(code: string, message: string): ErrorPayload {
@@ -121,7 +121,10 @@ export function handleError(
       reply.header('retry-after', String(err.retryAfterSeconds))
     }
     if (err instanceof UnauthorizedError) reply.header('www-authenticate', 'Bearer')
-    return reply.code(err.status).send(errorBody(err.code, clientMessage(err, request)))
+    const body = errorBody(err.code, clientMessage(err, request))
+    // The id a client needs to resend a turn safely (the server may have made it).
+    if (err instanceof UnavailableError && err.turnId) body.error.turnId = err.turnId
+    return reply.code(err.status).send(body)
   }
   const known = err.code ? FASTIFY_ERRORS[err.code] : undefined
   if (known) return reply.code(known[0]).send(errorBody(known[1], known[2]))

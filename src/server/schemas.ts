@@ -51,6 +51,14 @@ export const ErrorBody = Type.Object(
     error: Type.Object({
       code: Type.String({ description: 'Stable machine-readable code, e.g. validation_failed.' }),
       message: Type.String({ description: 'What went wrong, naming the field when one is at fault.' }),
+      turnId: Type.Optional(
+        Type.String({
+          format: 'uuid',
+          description:
+            'On a 503 from storing a turn: its id (made by the server when the request had none). The ' +
+            'turn may or may not be stored; send it again with this id and it is stored exactly once.',
+        }),
+      ),
     }),
   },
   { description: 'Every error answer has this shape.' },

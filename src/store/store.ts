@@ -18,7 +18,14 @@ import { type RetryHooks, withRetry } from '../db/retry.js'
 import { deriveRuntimeRole, runtimeRoleFor, SHARED_ROLE } from '../db/runtime-role.js'
 import { SQLSTATE } from '../db/sqlstate.js'
 import { applyPooledStatementTimeout, type PooledTimeoutResult } from '../db/statement-timeout.js'
-import { ConfigError, ConflictError, MigrationError, NotFoundError, ValidationError } from '../errors.js'
+import {
+  ConfigError,
+  ConflictError,
+  MigrationError,
+  NotFoundError,
+  UnavailableError,
+  ValidationError,
+} from '../errors.js'
 import { INSPECT_CUSTOM } from '../portable-types.js'
 import { buildContext, CONTEXT_LIMITS } from '../search/context.js'
 import type { Embedder } from '../search/embedders/embedder.js'
@@ -462,10 +469,11 @@ export class Store {
   private async storeTurn(input: TurnInput): Promise<RecordTurnResult> {
     const turn = validateTurn(input)
     const embedding = validateEmbedding(input.embedding)
-    const db = await this.app()
-    const written = this.core.turnWriter
-      ? await this.core.turnWriter.submit(this.tenantId, turn)
-      : ((await this.core.writeTurns(this.tenantId, [turn]))[0] ?? null)
+    const db = await this.app().catch((err) => Promise.reject(withTurnId(err, turn.id)))
+    const written = await (this.core.turnWriter
+      ? this.core.turnWriter.submit(this.tenantId, turn)
+      : this.core.writeTurns(this.tenantId, [turn]).then((rows) => rows[0] ?? null)
+    ).catch((err) => Promise.reject(withTurnId(err, turn.id)))
     if (written?.created) {
       if (embedding) {
         await this.core.search.storeClientVectors(this.tenantId, [
@@ -975,6 +983,20 @@ function replayDifference(turn: NewTurn, stored: TurnRow): string | null {
     ? Object.entries(sent).every(([k, value]) => isDeepStrictEqual(stored.metadata[k], value))
     : isDeepStrictEqual(stored.metadata, sent)
   return same ? null : 'metadata'
+}
+
+/**
+ * A write that gave up on the connection may or may not have committed: the caller learns the turn's
+ * id (made here when it sent none), and a resend with it is stored once. Each caller gets its own
+ * error: group commit rejects a whole batch with one.
+ */
+function withTurnId(err: unknown, turnId: string): unknown {
+  if (!(err instanceof UnavailableError)) return err
+  return new UnavailableError(`${err.message} (turn ${turnId}: send it again with this id)`, {
+    cause: err.cause ?? err,
+    retryAfterSeconds: err.retryAfterSeconds,
+    turnId,
+  })
 }
 
 /** A history cursor: a key of a turn (a UUID id). */

@@ -1,81 +1,20 @@
 // Runs the real command line (bin/robot-brain-db.js over dist/) against a fresh database of the
 // backend chosen by ROBOT_BRAIN_TEST_BACKEND, and reads what it wrote back as the owner.
 import { execFile } from 'node:child_process'
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { openStore } from '../../src/store/store.js'
 import { backendName, type FreshDatabase, rawPg } from '../support/backend.js'
+import { ROOT } from '../support/build.mjs'
 
 export const backend = backendName()
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export { ensureBuilt, ROOT } from '../support/build.mjs'
+
 const BIN = join(ROOT, 'bin/robot-brain-db.js')
 
 export interface CliResult {
   code: number
   stdout: string
   stderr: string
-}
-
-/** Newest modification time under `dir` (ms). */
-async function newest(dir: string): Promise<number> {
-  let latest = 0
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue
-    latest = Math.max(latest, (await stat(join(entry.parentPath, entry.name))).mtimeMs)
-  }
-  return latest
-}
-
-/** A marker of this run: present and recent (a process id can be reused by a much later run). */
-async function freshMarker(path: string): Promise<boolean> {
-  const s = await stat(path).catch(() => null)
-  return s !== null && Date.now() - s.mtimeMs < 3_600_000
-}
-
-async function isBuilt(): Promise<boolean> {
-  try {
-    const built = (await stat(join(ROOT, 'dist/cli/index.js'))).mtimeMs
-    return built >= (await newest(join(ROOT, 'src')))
-  } catch {
-    return false
-  }
-}
-
-/**
- * `npm run build` unless dist/ is newer than every source file, at most once per test run. Test files
- * run in parallel workers: a lock directory lets one build while the others wait, and a marker named
- * after the run's main process (every worker's parent) keeps a later file from rebuilding dist/ while
- * another file is running the CLI from it.
- */
-export async function ensureBuilt(): Promise<void> {
-  const lock = join(tmpdir(), 'robot-brain-db-cli-build.lock')
-  const marker = join(tmpdir(), `robot-brain-db-cli-built-${process.ppid}`)
-  const deadline = Date.now() + 180_000
-  for (;;) {
-    try {
-      await mkdir(lock)
-      break
-    } catch {
-      const age =
-        Date.now() -
-        (await stat(lock)
-          .then((s) => s.mtimeMs)
-          .catch(() => Date.now()))
-      if (age > 180_000) await rm(lock, { recursive: true, force: true }) // left by a killed run
-      if (Date.now() > deadline) throw new Error('timed out waiting for another build of dist/')
-      await new Promise((r) => setTimeout(r, 250))
-    }
-  }
-  try {
-    if ((await freshMarker(marker)) || (await isBuilt())) return
-    const result = await run('npm', ['run', 'build'], process.env, 180_000)
-    if (result.code !== 0) throw new Error(`npm run build failed:\n${result.stdout}\n${result.stderr}`)
-    await writeFile(marker, '')
-  } finally {
-    await rm(lock, { recursive: true, force: true })
-  }
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeout: number): Promise<CliResult> {

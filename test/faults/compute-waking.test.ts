@@ -4,6 +4,7 @@
 // within the retry budget: not one fails, and every turn is stored exactly once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backendName, type FreshDatabase, freshDatabase, PG_PORT } from '../support/backend.js'
+import { ensureBuilt } from '../support/build.mjs'
 import {
   expectCleanExit,
   expectNoLossNoDuplicates,
@@ -18,6 +19,7 @@ import { startTcpProxy, type TcpProxy } from '../support/faults/tcp-proxy.mjs'
 const enabled = backendName() === 'pg'
 
 describe.skipIf(!enabled)('fault (c): the compute wakes up behind a refusing proxy', () => {
+  beforeAll(() => ensureBuilt(), 300_000) // serve runs from dist/: built once, never stale
   let db: FreshDatabase
   let proxy: TcpProxy
 

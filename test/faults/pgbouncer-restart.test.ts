@@ -4,6 +4,7 @@
 // to the server directly. PgBouncer and PostgreSQL here are private to this test, never the shared ones.
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { backendName, TEST_APP_ROLE } from '../support/backend.js'
+import { ensureBuilt } from '../support/build.mjs'
 import { type PrivateCluster, startPrivateCluster } from '../support/faults/cluster.mjs'
 import { type PrivatePgBouncer, startPrivatePgBouncer } from '../support/faults/pgbouncer.mjs'
 import {
@@ -20,6 +21,7 @@ const enabled = backendName() === 'pg'
 const DB = 'faults_pgbouncer'
 
 describe.skipIf(!enabled)('fault (d): PgBouncer restarts under load', () => {
+  beforeAll(() => ensureBuilt(), 300_000) // serve runs from dist/: built once, never stale
   let cluster: PrivateCluster
   let bouncer: PrivatePgBouncer
   let ownerUrl: string

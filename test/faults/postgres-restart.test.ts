@@ -3,6 +3,7 @@
 // the HTTP service. The server restarted is a private cluster of this test, never the shared one.
 import { afterAll, beforeAll, describe, it } from 'vitest'
 import { backendName } from '../support/backend.js'
+import { ensureBuilt } from '../support/build.mjs'
 import { type PrivateCluster, startPrivateCluster } from '../support/faults/cluster.mjs'
 import {
   createDatabase,
@@ -17,6 +18,7 @@ import {
 const enabled = backendName() === 'pg'
 
 describe.skipIf(!enabled)('fault (a): PostgreSQL restarts under load', () => {
+  beforeAll(() => ensureBuilt(), 300_000) // serve runs from dist/: built once, never stale
   let cluster: PrivateCluster
   let url: string
 

@@ -9,7 +9,8 @@ import { uuidv7 } from 'uuidv7'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore } from '../../src/store/store.js'
 import { backendName, type FreshDatabase, freshDatabase } from '../support/backend.js'
-import { assertBuilt, startServe } from '../support/faults/serve.mjs'
+import { ensureBuilt } from '../support/build.mjs'
+import { startServe } from '../support/faults/serve.mjs'
 
 const enabled = backendName() === 'pg'
 const CHILD = fileURLToPath(new URL('../support/faults/buffer-child.mjs', import.meta.url))
@@ -45,10 +46,10 @@ async function verifyEvents(url: string, robotId: string, ledger: EventLedger): 
 }
 
 describe.skipIf(!enabled)('fault (f): SIGTERM during a load of interaction events', () => {
+  beforeAll(() => ensureBuilt(), 300_000) // serve runs from dist/: built once, never stale
   let db: FreshDatabase
 
   beforeAll(async () => {
-    assertBuilt()
     db = await freshDatabase('fault_sigterm')
     const store = await openStore({ url: db.ownerUrl, driver: 'pg' })
     await store.migrate()
@@ -96,7 +97,15 @@ describe.skipIf(!enabled)('fault (f): SIGTERM during a load of interaction event
       }
     })
     try {
-      while (ledger.acked.size < 2_000) await new Promise((r) => setTimeout(r, 10))
+      const deadline = Date.now() + 60_000
+      while (ledger.acked.size < 2_000) {
+        if (Date.now() > deadline || server.exit()) {
+          throw new Error(
+            `only ${ledger.acked.size} of 2000 events acknowledged within 60 s (serve exit: ${JSON.stringify(server.exit())}; statuses ${JSON.stringify(statuses)}):\n${server.output().slice(-3000)}`,
+          )
+        }
+        await new Promise((r) => setTimeout(r, 10))
+      }
       signalled = Date.now()
       const exit = await server.stop('SIGTERM')
       const tookMs = Date.now() - signalled
@@ -146,7 +155,11 @@ describe.skipIf(!enabled)('fault (f): SIGTERM during a load of interaction event
     )
     const deadline = Date.now() + 30_000
     while (!ready || ledger.acked.size < 2_000) {
-      if (Date.now() > deadline) throw new Error(`child not producing: ${stderr}`)
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the child acknowledged ${ledger.acked.size} of 2000 events within 30 s (ready: ${ready}); stderr: ${stderr}`,
+        )
+      }
       await new Promise((r) => setTimeout(r, 10))
     }
     child.kill('SIGTERM')

@@ -8,14 +8,15 @@ import { uuidv7 } from 'uuidv7'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore } from '../../src/store/store.js'
 import { backendName, type FreshDatabase, freshDatabase } from '../support/backend.js'
-import { assertBuilt, startServe } from '../support/faults/serve.mjs'
+import { ensureBuilt } from '../support/build.mjs'
+import { startServe } from '../support/faults/serve.mjs'
 
 const enabled = backendName() === 'pg'
 
 describe.skipIf(!enabled)('fault: SIGTERM with a stalled upload open', () => {
+  beforeAll(() => ensureBuilt(), 300_000) // serve runs from dist/: built once, never stale
   let db: FreshDatabase
   beforeAll(async () => {
-    assertBuilt()
     db = await freshDatabase('fault_sigterm_stalled')
     const store = await openStore({ url: db.ownerUrl, driver: 'pg' })
     await store.migrate()

@@ -4,6 +4,7 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_URL, backendName, type FreshDatabase, freshDatabase } from '../support/backend.js'
+import { ensureBuilt } from '../support/build.mjs'
 import {
   expectCleanExit,
   expectNoLossNoDuplicates,
@@ -16,6 +17,7 @@ import {
 const enabled = backendName() === 'pg'
 
 describe.skipIf(!enabled)('fault (b): pg_terminate_backend of every app connection', () => {
+  beforeAll(() => ensureBuilt(), 300_000) // serve runs from dist/: built once, never stale
   let db: FreshDatabase
   let admin: pg.Client
 

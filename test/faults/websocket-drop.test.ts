@@ -3,6 +3,7 @@
 // through the HTTP service (DATABASE_DRIVER=neon).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backendName, type FreshDatabase, freshDatabase } from '../support/backend.js'
+import { ensureBuilt } from '../support/build.mjs'
 import {
   expectCleanExit,
   expectNoLossNoDuplicates,
@@ -16,6 +17,7 @@ import { startWsProxy, type WsProxy, wsProxyAddress } from '../support/ws-proxy.
 const enabled = backendName() === 'pg'
 
 describe.skipIf(!enabled)('fault (e): the WebSocket proxy drops its sockets (Neon driver)', () => {
+  beforeAll(() => ensureBuilt(), 300_000) // serve runs from dist/: built once, never stale
   let db: FreshDatabase
   let proxy: WsProxy
 

@@ -15,6 +15,7 @@ import type { OpenStoreOptions } from '../../src/store/store.js'
 import { openStore, type Store } from '../../src/store/store.js'
 import type { TurnInput } from '../../src/store/types.js'
 import { backendName, type FreshDatabase, freshDatabase, isServerBackend, rawPg } from './backend.js'
+import { ensureBuilt } from './build.mjs'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -148,36 +149,8 @@ export function turnInput(sessionId: string, n: number, extra: Partial<TurnInput
 
 export const DIST_INDEX = join(ROOT, 'dist', 'index.js')
 
-function distIsCurrent(): boolean {
-  if (!existsSync(DIST_INDEX) || !existsSync(join(ROOT, 'dist', 'cli', 'index.js'))) return false
-  // The schema is what a child process must agree on with this one: compare the shipped migrations.
-  const src = join(ROOT, 'src', 'migrations')
-  return readdirSync(src)
-    .filter((f) => f.endsWith('.sql'))
-    .every((f) => {
-      const built = join(ROOT, 'dist', 'migrations', f)
-      return existsSync(built) && readFileSync(built, 'utf8') === readFileSync(join(src, f), 'utf8')
-    })
-}
-
-let built: Promise<void> | undefined
-
-/**
- * Builds dist/ when it is missing or ships other migrations than src/. When dist/ exists but the
- * build fails (the tree is mid-edit elsewhere), the existing build is used: the child processes of
- * these tests need a working package, not the newest one.
- */
-export function ensureDist(): Promise<void> {
-  built ??= distIsCurrent()
-    ? Promise.resolve()
-    : runProcess('npm', ['run', 'build'], {}).then((r) => {
-        if (r.code === 0) return
-        const message = `npm run build failed:\n${r.stdout}\n${r.stderr}`
-        if (!existsSync(DIST_INDEX)) throw new Error(message)
-        console.warn(`${message}\n(using the existing dist/)`)
-      })
-  return built
-}
+/** Builds dist/ unless current; fails when the build fails (see build.mjs, the suite's one check). */
+export const ensureDist = ensureBuilt
 
 export interface ProcessResult {
   code: number | null

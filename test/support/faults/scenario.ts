@@ -7,7 +7,7 @@ import type { StoreOptions } from '../../../src/config.js'
 import { deriveRuntimeRole } from '../../../src/db/runtime-role.js'
 import { openStore, type Store } from '../../../src/store/store.js'
 import { Ledger, type LedgerReport, startTurnLoad, verifyLedger, waitForAcks } from './ledger.mjs'
-import { httpTurnWriter, type ServeProcess, startServe } from './serve.mjs'
+import { ensureBuilt, httpTurnWriter, type ServeProcess, startServe } from './serve.mjs'
 
 export interface ScenarioOptions {
   /** Session ids start with this (one prefix per run keeps library and HTTP runs apart). */
@@ -95,6 +95,9 @@ export function expectNoLossNoDuplicates(result: ScenarioResult, min = 600): voi
   expect(report.unknown, summary).toEqual([])
   expect(report.wrongSession, summary).toEqual([])
   expect(report.countMismatch, summary).toEqual([])
+  // No write needed a resend by the client: the store rode the fault through by itself.
+  expect(report.recovered, summary).toBe(0)
+  expect(report.errors, summary).toEqual({})
   expect(report.sessions, summary).toBeGreaterThan(0)
 }
 
@@ -127,6 +130,7 @@ export async function httpTarget(env: Record<string, string>): Promise<{
   server: ServeProcess
   write: ScenarioOptions['write']
 }> {
+  await ensureBuilt()
   const server = await startServe({ env })
   const writeTurn = httpTurnWriter(server)
   return {

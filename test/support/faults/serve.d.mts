@@ -22,5 +22,6 @@ export interface ServeProcess {
 }
 
 export function assertBuilt(): void
+export function ensureBuilt(): Promise<void>
 export function startServe(options: { env: Record<string, string>; logLevel?: string }): Promise<ServeProcess>
 export function httpTurnWriter(server: ServeProcess): (turn: LoadTurn) => Promise<unknown>

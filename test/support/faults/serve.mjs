@@ -1,20 +1,16 @@
-// Runs `robot-brain-db serve` as a real child process (from dist/: run `npm run build` first) on a
+// Runs `robot-brain-db serve` as a real child process (from dist/: call ensureBuilt() first) on a
 // loopback port, and talks to it over HTTP with keep-alive. Records how it ended, so a test can tell a
 // clean exit from a crash.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
+import { assertBuilt } from '../build.mjs'
 import { freePort } from './cluster.mjs'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const BIN = `${ROOT}bin/robot-brain-db.js`
 
-export function assertBuilt() {
-  if (!existsSync(`${ROOT}dist/cli/index.js`)) {
-    throw new Error('dist/ is missing: run `npm run build` before the HTTP fault tests')
-  }
-}
+export { assertBuilt, ensureBuilt } from '../build.mjs'
 
 /**
  * @param {{ env: Record<string, string>, logLevel?: string }} options
