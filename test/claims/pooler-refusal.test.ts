@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/errors.js'
 import { openStore } from '../../src/store/store.js'
-import { APP_ROLE, type FreshDatabase, PG_PORT, rawPg, SUPERUSER } from '../support/backend.js'
+import { type FreshDatabase, PG_PORT, rawPg, runtimeRoleOf, SUPERUSER } from '../support/backend.js'
 import { type PrivatePgBouncer, startPrivatePgBouncer } from '../support/faults/pgbouncer.mjs'
 import { backend, freshTestDatabase, serverBackend, storeOptions } from '../support/store.js'
 
@@ -69,8 +69,9 @@ describe.runIf(serverBackend)(`a privileged login through a transaction-mode poo
     const setup = await openStore({ ...storeOptions(db), url: db.ownerUrl, driver: 'pg', embedder: null })
     await setup.migrate()
     await setup.close()
-    await admin(`CREATE ROLE ${BYPASS} LOGIN NOSUPERUSER BYPASSRLS`)
-    await admin(`CREATE ROLE ${OWNER} LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE ${APP_ROLE}`)
+    // Members of the runtime role: allowed to connect, refused only for what they are.
+    await admin(`CREATE ROLE ${BYPASS} LOGIN NOSUPERUSER BYPASSRLS IN ROLE ${runtimeRoleOf(db)}`)
+    await admin(`CREATE ROLE ${OWNER} LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE ${runtimeRoleOf(db)}`)
     if (backend === 'pgbouncer') {
       bouncer = await startPrivatePgBouncer({ targetPort: PG_PORT, users: [SUPERUSER, BYPASS, OWNER] })
     }
@@ -96,7 +97,7 @@ describe.runIf(serverBackend)(`a privileged login through a transaction-mode poo
   it('a superuser: refused, "bypasses row-level security", the fix named', async () => {
     const err = await refusal(pooledAs(SUPERUSER))
     expect(err.message).toMatch(readmeMessage(SUPERUSER, 'bypasses row-level security'))
-    expect(err.message).toContain(`IN ROLE ${APP_ROLE}`)
+    expect(err.message).toContain(`IN ROLE ${runtimeRoleOf(db)}`)
     expect(err.message).toContain('DATABASE_URL_UNPOOLED')
   })
 
