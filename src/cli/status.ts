@@ -1,20 +1,10 @@
 // robot-brain-db status: where we are connected, server and schema version, rows and partitions.
 import type { Command } from 'commander'
 import { EXACT_COUNT_LIMIT, gatherStatus, type StatusReport } from '../doctor/status.js'
+import { monitoringLines, size } from '../monitoring/print.js'
 import { type DbFlags, printJson, withStore } from './common.js'
 
 const n = (x: number) => x.toLocaleString('en-US')
-
-function size(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
-  let v = bytes
-  let u = 0
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024
-    u++
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`
-}
 
 function printStatus(r: StatusReport): void {
   const c = r.connection
@@ -43,6 +33,7 @@ function printStatus(r: StatusReport): void {
   if (r.embeddingBacklog !== null)
     console.log(`embeddings  ${n(r.embeddingBacklog)} turns waiting for a vector`)
   if (r.upkeep) printUpkeep(r.upkeep)
+  for (const line of monitoringLines(r)) console.log(line)
   if (r.rowsUnavailable) console.log(`rows        unavailable: ${r.rowsUnavailable}`)
   else if (!r.tables || !r.partitions) {
     console.log('rows        no schema yet')

@@ -15,6 +15,7 @@ import {
   schemaCheck,
   serverVersionCheck,
 } from './db-checks.js'
+import { operationsChecks } from './ops-checks.js'
 import { ownerRoleCheck } from './owner-checks.js'
 import { sharedRoleChecks } from './role-checks.js'
 
@@ -106,5 +107,6 @@ async function liveChecks(
   if (ownerDown) out.push(...EXTENSIONS.map(([name]) => skip(`extension ${name}`, 'not connected')))
   else out.push(...(await attempt('extensions', describe, () => extensionChecks(t.owner))))
   out.push(...(await run('clock-skew', appDown, t.app, clockSkewCheck)))
+  out.push(...(await run('operations', ownerDown, t.owner, (db) => operationsChecks(db, config))))
   return out
 }

@@ -8,6 +8,7 @@ import type { DbPool } from '../db/pool.js'
 import type { ReplicaState } from '../db/read-routing.js'
 import { redactUrl } from '../db/urls.js'
 import { type UpkeepStatus, upkeepStatus } from '../upkeep/status.js'
+import { gatherMonitoring, type MonitoringReport } from '../monitoring/index.js'
 
 /** Above this many rows (by the planner's estimate) a table is not counted exactly. */
 export const EXACT_COUNT_LIMIT = 1_000_000
@@ -33,7 +34,7 @@ export interface PartitionInfo {
   bytes: number
 }
 
-export interface StatusReport {
+export interface StatusReport extends MonitoringReport {
   connection: {
     driver: Config['driver']
     url?: string
@@ -141,6 +142,7 @@ export async function gatherStatus(
     replicaLagSeconds: null,
     onlineStepsPending: await pendingOnlineSteps(owner),
     upkeep: await upkeepStatus(owner),
+    ...(await gatherMonitoring(owner, config.driver === 'pglite')),
   }
   const queue = await owner.query<{ t: string | null }>(
     "SELECT to_regclass('robot_brain.embedding_queue')::text AS t",

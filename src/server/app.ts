@@ -8,6 +8,8 @@ import type { DestinationStream } from 'pino'
 import type { Registry } from 'prom-client'
 import { loadMigrations } from '../db/migrate.js'
 import { KeyLookup } from '../keys/lookup.js'
+import { monitoringRoute } from '../monitoring/route.js'
+import { monitoringSnapshot } from '../monitoring/snapshot.js'
 import type { InteractionBuffer } from '../store/interaction-buffer.js'
 import { LIMITS } from '../store/limits.js'
 import type { Store } from '../store/store.js'
@@ -140,7 +142,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     app.server,
     options.limits?.maxConnectionsPerClient ?? SERVER_DEFAULTS.maxConnectionsPerClient,
   )
-  const registry = registerMetrics(app, { store, interactionBuffer: options.interactionBuffer })
+  const monitoring = monitoringSnapshot(store)
+  const registry = registerMetrics(app, { store, interactionBuffer: options.interactionBuffer, monitoring })
   const state: ServerState = {
     draining: false,
     routes: [],
@@ -205,18 +208,25 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     { prefix: '/v1' },
   )
+  const metricsAccess = metricsGuard({
+    ...options.metrics,
+    keys,
+    allowAnonymous: options.allowAnonymous ?? false,
+    allowAnonymousAfterKeys: options.allowAnonymousAfterKeys,
+  })
   opsRoutes(app, {
     store,
     migrations: loadMigrations(),
     registry,
     draining: () => state.draining,
-    metricsAccess: metricsGuard({
-      ...options.metrics,
-      keys,
-      allowAnonymous: options.allowAnonymous ?? false,
-      allowAnonymousAfterKeys: options.allowAnonymousAfterKeys,
-    }),
+    metricsAccess,
     readinessTimeoutMs: options.readinessTimeoutMs ?? 5000,
+  })
+  monitoringRoute(app, {
+    store,
+    snapshot: monitoring,
+    interactionBuffer: options.interactionBuffer,
+    access: metricsAccess,
   })
   dashboardRoute(app, pkg.version)
   await registerDocs(app)

@@ -4,12 +4,16 @@
 import type { FastifyInstance } from 'fastify'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { ReplicaState } from '../db/read-routing.js'
+import { registerMonitoringMetrics } from '../monitoring/metrics.js'
+import type { MonitoringSource } from '../monitoring/snapshot.js'
 import type { InteractionBuffer } from '../store/interaction-buffer.js'
 import type { Store } from '../store/store.js'
 
 export interface MetricSources {
   store?: Store
   interactionBuffer?: InteractionBuffer
+  /** Database monitoring (connections, cache, tables, locks, statements), read once per scrape. */
+  monitoring?: MonitoringSource
 }
 
 export function registerMetrics(app: FastifyInstance, sources: MetricSources = {}): Registry {
@@ -45,6 +49,7 @@ export function registerMetrics(app: FastifyInstance, sources: MetricSources = {
     registerReplicaMetrics(registry, sources.store)
   }
   if (sources.interactionBuffer) registerBufferMetrics(registry, sources.interactionBuffer)
+  if (sources.monitoring) registerMonitoringMetrics(registry, sources.monitoring)
   return registry
 }
 
