@@ -7,8 +7,8 @@ import { OWNER_FIX, ownerProblem, ownerState } from '../db/owner-check.js'
 import type { DbPool } from '../db/pool.js'
 import type { ReplicaState } from '../db/read-routing.js'
 import { redactUrl } from '../db/urls.js'
-import { type UpkeepStatus, upkeepStatus } from '../upkeep/status.js'
 import { gatherMonitoring, type MonitoringReport } from '../monitoring/index.js'
+import { type UpkeepStatus, upkeepStatus } from '../upkeep/status.js'
 
 /** Above this many rows (by the planner's estimate) a table is not counted exactly. */
 export const EXACT_COUNT_LIMIT = 1_000_000
