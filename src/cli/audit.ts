@@ -1,11 +1,13 @@
 // robot-brain-db audit verify: checks every chain of the audit log (owner connection, direct URL);
 // exit 1 naming the first bad entry of each broken chain. audit list: a tenant's entries.
+import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { verifyAudit } from '../security/audit-verify.js'
-import { type DbFlags, printJson, withStore } from './common.js'
+import { checkSavedHeads, parseSavedHeads, verifyAudit } from '../security/audit-verify.js'
+import { type DbFlags, printJson, UsageError, withStore } from './common.js'
 
 interface AuditFlags extends DbFlags {
   json?: boolean
+  heads?: string
 }
 
 export function register(program: Command): void {
@@ -21,10 +23,23 @@ export function register(program: Command): void {
         'removing the newest entries of a chain can only be seen against an earlier head.',
     )
     .option('--json', 'print the result as JSON')
+    .option(
+      '--heads <file>',
+      'also check the heads saved from an earlier `audit verify --json` (finds removed newest entries)',
+    )
     .action(async (_opts: unknown, cmd: Command) => {
       const opts = cmd.optsWithGlobals() as AuditFlags
+      let saved: ReturnType<typeof parseSavedHeads> | undefined
+      if (opts.heads) {
+        try {
+          saved = parseSavedHeads(readFileSync(opts.heads, 'utf8'))
+        } catch (err) {
+          throw new UsageError(`--heads ${opts.heads}: ${(err as Error).message}`)
+        }
+      }
       await withStore(opts, async (store) => {
         const result = await verifyAudit(store.transport.owner)
+        if (saved) await checkSavedHeads(store.transport.owner, result, saved)
         if (opts.json) printJson(result)
         else {
           for (const p of result.problems) {

@@ -108,3 +108,54 @@ function check(r: Row, seq: number, prevSeq: number, prevHash: string): string |
   }
   return null
 }
+
+/**
+ * Checks heads saved by an earlier `verify` (kept where the database's owner cannot write) against
+ * the log now: each saved head must still be there with the same hash. Finds what the chains alone
+ * cannot show: newest entries removed, or a whole chain dropped or rebuilt. Adds problems to `result`.
+ */
+export async function checkSavedHeads(
+  owner: Queryable,
+  result: AuditVerifyResult,
+  saved: Array<{ tenant: string; seq: number; hash: string }>,
+): Promise<AuditVerifyResult> {
+  for (const head of saved) {
+    const { rows } = await owner.query<{ id: string; hash: string }>({
+      text: `SELECT a.id::text AS id, encode(a.hash, 'hex') AS hash FROM robot_brain.audit_log a
+             WHERE a.tenant_id = $1 AND a.seq = $2`,
+      values: [head.tenant, head.seq],
+    })
+    const now = rows[0]
+    if (now?.hash === head.hash) continue
+    result.ok = false
+    result.problems.push({
+      tenant: head.tenant,
+      seq: head.seq,
+      id: now?.id ?? '',
+      problem: now
+        ? 'it differs from the saved head (the chain was rewritten)'
+        : 'the saved head is gone (the newest entries or the whole chain were removed)',
+    })
+  }
+  return result
+}
+
+/** Reads saved heads: the JSON of `audit verify --json` (its `heads`) or a bare array of them. */
+export function parseSavedHeads(text: string): Array<{ tenant: string; seq: number; hash: string }> {
+  const value = JSON.parse(text) as unknown
+  const heads = Array.isArray(value) ? value : (value as { heads?: unknown })?.heads
+  if (!Array.isArray(heads))
+    throw new Error('expected the JSON of `audit verify --json` or an array of heads')
+  return heads.map((h, i) => {
+    const { tenant, seq, hash } = (h ?? {}) as Record<string, unknown>
+    if (
+      typeof tenant !== 'string' ||
+      !Number.isInteger(seq) ||
+      typeof hash !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(hash)
+    ) {
+      throw new Error(`heads[${i}] must be {tenant, seq, hash} as verify prints them`)
+    }
+    return { tenant, seq: seq as number, hash }
+  })
+}

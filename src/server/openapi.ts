@@ -24,8 +24,10 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
             type: 'http',
             scheme: 'bearer',
             description:
-              'An API key from `robot-brain-db keys create`. Without any key, a server bound to ' +
-              'loopback serves tenant "default" anonymously (to loopback Host names and Origins only).',
+              'An API key from `robot-brain-db keys create` or POST /v1/keys, with a scope: read (GET ' +
+              'only), write (the default) or admin (also users, audit, keys). Without any key ever made, a ' +
+              'server bound to loopback serves tenant "default" anonymously (to loopback Host names and ' +
+              'Origins only); once keys were used, revoking the last one keeps it closed.',
           },
           metricsToken: {
             type: 'http',

@@ -346,15 +346,15 @@ export function errorResponses(...statuses: number[]): Record<number, unknown> {
   const descriptions: Record<number, string> = {
     400: 'Invalid input (or a body that is not JSON); the message names the field.',
     401: 'Missing, unknown or revoked API key.',
-    403: 'Without API keys: a Host or Origin that is not loopback (see the README, Security).',
+    403: "Beyond the API key's scope (read: GET only; write; admin: also users, audit, keys), or, without API keys, a Host or Origin that is not loopback (see the README, Security).",
     404: 'Not found.',
     408: 'The request (headers and body) did not arrive within the request timeout.',
     409: 'Conflict: the id is already used with other content, or the turn already has another answer.',
     413: 'Request body over 1 MiB.',
     415: 'The body is not JSON (send Content-Type: application/json).',
     429:
-      "Too many requests: this tenant's share of heavy requests in flight, or of connections from " +
-      'this address, is taken. Retry after the Retry-After header.',
+      "Too many requests: this API key's request rate, this tenant's share of heavy requests in flight, " +
+      'or the connections from this address. Retry after the Retry-After header.',
     501: 'Not implemented yet in this version.',
     503:
       'Temporarily unavailable (database unreachable, event buffer full, server busy); retry after ' +

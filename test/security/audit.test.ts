@@ -2,9 +2,12 @@
 // trigger, the owner included), one hash chain per tenant that concurrent appends cannot fork, and a
 // verifier that names the first bad entry when an owner who disabled the trigger edited, removed or
 // reordered entries. `audit verify` exits 1 then.
+import { writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KeyStore } from '../../src/keys/keys.js'
-import { verifyAudit } from '../../src/security/audit-verify.js'
+import { checkSavedHeads, verifyAudit } from '../../src/security/audit-verify.js'
 import { cli, dbEnv, ensureBuilt } from '../cli/cli.js'
 import { backend, openTestStore, type TestStore } from '../support/store.js'
 
@@ -165,6 +168,25 @@ describe(`audit log (${backend})`, () => {
       expect(await problemOf('reorder')).toMatchObject({ seq: 2 })
     })
 
+    let savedHead: { tenant: string; seq: number; hash: string } | undefined
+    it('removed newest entries are found against a head saved earlier', async () => {
+      await chain('tail', 3)
+      const head = (await verifyAudit(t.store.transport.owner)).heads.find((h) => h.tenant === 'tail')
+      expect(head?.seq).toBe(3)
+      savedHead = head
+      await tamper("DELETE FROM robot_brain.audit_log WHERE tenant_id = 'tail' AND seq = 3")
+      // The chain alone still looks whole...
+      const now = await verifyAudit(t.store.transport.owner)
+      expect(now.problems.find((p) => p.tenant === 'tail')).toBeUndefined()
+      // ...but the saved head is gone.
+      await checkSavedHeads(t.store.transport.owner, now, [head as NonNullable<typeof head>])
+      expect(now.ok).toBe(false)
+      expect(now.problems.find((p) => p.tenant === 'tail')).toMatchObject({
+        seq: 3,
+        problem: expect.stringMatching(/gone/),
+      })
+    })
+
     it(
       '`audit verify` exits 1 naming the first bad entry of each broken chain',
       async () => {
@@ -183,6 +205,13 @@ describe(`audit log (${backend})`, () => {
               .problems.map((p: { tenant: string }) => p.tenant)
               .sort(),
           ).toEqual(['edit', 'rehash', 'remove', 'reorder'])
+          const headsFile = join(tmpdir(), `rbdb-heads-${process.pid}.json`)
+          writeFileSync(headsFile, JSON.stringify({ heads: [savedHead] }))
+          const anchored = await cli(['audit', 'verify', '--json', '--heads', headsFile], dbEnv(t.db))
+          expect(anchored.code).toBe(1)
+          expect(JSON.parse(anchored.stdout).problems.map((p: { tenant: string }) => p.tenant)).toContain(
+            'tail',
+          )
         } finally {
           if (backend === 'pglite') await t.reopen()
         }
