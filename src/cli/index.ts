@@ -1,6 +1,7 @@
 // The command line: one file per command, each registering itself on the program.
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
+import { register as archive } from './archive.js'
 import { register as audit } from './audit.js'
 import { register as bench } from './bench.js'
 import { EXIT, errorMessage, UsageError } from './common.js'
@@ -11,6 +12,7 @@ import { register as importCommand } from './import.js'
 import { register as keys } from './keys.js'
 import { register as maintain } from './maintain.js'
 import { register as migrate } from './migrate.js'
+import { register as restore } from './restore.js'
 import { register as seed } from './seed.js'
 import { register as serve } from './serve.js'
 import { register as status } from './status.js'
@@ -31,6 +33,8 @@ const COMMANDS: Array<(program: Command) => void> = [
   embed,
   exportCommand,
   importCommand,
+  archive,
+  restore,
   audit,
 ]
 

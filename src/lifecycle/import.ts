@@ -3,10 +3,10 @@
 // simply run again), every line validated with the API's limits first. A bad line is reported with its
 // number and nothing of it is stored; the other lines go on.
 //
-// Sessions are inserted with their own createdAt, lastActive and metadata and a count of 0; each turn
-// stored counts into its session, as the write path does, so after any interrupted run and rerun the
-// count equals the turns present. Turns and events reach the analytics rollups in the same statement
-// (the write path's CTEs), and their months get partitions first.
+// Sessions are inserted as exported: their createdAt, lastActive, metadata and messageCount (which
+// counts turns archived away too, so a turn imported does not add to it: the round trip is exact even
+// from a database with archived months). Turns and events reach the analytics rollups in the same
+// statement (the write path's CTEs), and their months get partitions first.
 import { interactionRollupCte, personalityRollupCte } from '../analytics/rollups.js'
 import type { DbPool } from '../db/pool.js'
 import { SQLSTATE } from '../db/sqlstate.js'
@@ -57,9 +57,9 @@ export interface ImportOptions {
 
 const INSERT_SESSIONS = `
 INSERT INTO robot_brain.sessions AS s (tenant_id, id, user_id, user_metadata, created_at, last_active, message_count)
-SELECT i.tenant_id, i.id, i.user_id, i.user_metadata, i.created_at, i.last_active, 0
-FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[])
-  AS i(tenant_id, id, user_id, user_metadata, created_at, last_active)
+SELECT i.tenant_id, i.id, i.user_id, i.user_metadata, i.created_at, i.last_active, i.message_count
+FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[], $7::integer[])
+  AS i(tenant_id, id, user_id, user_metadata, created_at, last_active, message_count)
 ORDER BY 1, 2
 ON CONFLICT (tenant_id, id) DO NOTHING
 RETURNING 1`
@@ -82,18 +82,14 @@ c AS (
   RETURNING tenant_id, session_id, robot_personality, user_message, robot_response, created_at
 ),
 per_session AS (
-  SELECT tenant_id, session_id, count(*)::integer AS n, min(created_at) AS first_at, max(created_at) AS last_at
+  SELECT tenant_id, session_id, min(created_at) AS first_at, max(created_at) AS last_at
   FROM c GROUP BY 1, 2 ORDER BY 1, 2
 ),
--- The session's span of turn times grows as the write path grows it (unknown stays unknown), so
--- history reads only the partitions inside it.
+-- The session's span of turn times grows to hold the imported turns, so history reads only the
+-- partitions inside it. The count is the session line's (see the top of this file).
 s AS (
   UPDATE robot_brain.sessions s
-     SET message_count = s.message_count + p.n, last_active = greatest(s.last_active, p.last_at),
-         turns_from = CASE WHEN s.turns_from IS NULL AND s.message_count > 0 THEN NULL
-                           ELSE least(s.turns_from, p.first_at) END,
-         turns_to = CASE WHEN s.turns_from IS NULL AND s.message_count > 0 THEN NULL
-                         ELSE greatest(s.turns_to, p.last_at) END
+     SET turns_from = least(s.turns_from, p.first_at), turns_to = greatest(s.turns_to, p.last_at)
     FROM per_session p
    WHERE s.tenant_id = p.tenant_id AND s.id = p.session_id
   RETURNING s.id
@@ -258,6 +254,7 @@ function statement(type: RecordType, batch: Pending[]): { text: string; values: 
         r.map((x) => JSON.stringify(x.userMetadata)),
         r.map((x) => x.createdAt),
         r.map((x) => x.lastActive),
+        r.map((x) => x.messageCount),
       ],
     }
   }

@@ -217,7 +217,7 @@ describe('export and import', () => {
           userMetadata: {},
           createdAt: '2026-01-01T00:00:00.000001Z',
           lastActive: '2026-01-01T00:00:00.000001Z',
-          messageCount: 0,
+          messageCount: 1,
         })
       const turn = (extra: Record<string, unknown>) =>
         JSON.stringify({
