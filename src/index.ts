@@ -6,6 +6,7 @@ export type { Config, Driver, GroupCommitOptions, RetryOptions, StoreOptions } f
 export { optionsFromEnv, redactedConfig, resolveConfig } from './config.js'
 export { loadMigrations, type MigrateResult, type MigrationState } from './db/migrate.js'
 export { backoffDelay, isRetryable, type RetryReason, retryReason, withRetry } from './db/retry.js'
+export type { PoolErrorListener } from './db/server-transport.js'
 export * from './errors.js'
 export type { Env, SignalName } from './portable-types.js'
 export type { Embedder } from './search/embedders/embedder.js'

@@ -402,7 +402,12 @@ export async function ingestCase(target: Target, writers: number, p: AnalyticsPr
 }
 
 /** Loads the data set of `p` for BENCH_TENANT, ending at `end`, and fills its rollups. */
-export async function loadAnalyticsData(run: RunLog, owner: DbPool, p: AnalyticsProfile, end: Date): Promise<void> {
+export async function loadAnalyticsData(
+  run: RunLog,
+  owner: DbPool,
+  p: AnalyticsProfile,
+  end: Date,
+): Promise<void> {
   const start = new Date(end.getTime() - p.days * 86_400_000)
   const t0 = performance.now()
   const client = await owner.connect()

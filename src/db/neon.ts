@@ -5,8 +5,8 @@ import { neonConfig, Pool } from '@neondatabase/serverless'
 import ws from 'ws'
 import type { Config } from '../config.js'
 import { explainConnectErrors } from './connect-errors.js'
-import { guardPoolErrors, serverTransport } from './pg.js'
 import type { Transport } from './pool.js'
+import { guardPoolErrors, type PoolErrorListener, serverTransport } from './server-transport.js'
 import { pgUrlOptions } from './urls.js'
 import { normalizeWebSocketErrors } from './websocket-errors.js'
 
@@ -16,6 +16,7 @@ function neonPool(
   max = config.poolMax,
   statementTimeoutMs = 0,
   options?: string,
+  report?: (err: Error) => void,
 ): Pool {
   const { connectionString } = pgUrlOptions(url)
   const pool = new Pool({
@@ -27,14 +28,18 @@ function neonPool(
     ...(options ? { options } : {}),
   })
   // A connection dropped on suspend, idle or checked out, must not crash the process.
-  guardPoolErrors(pool)
+  guardPoolErrors(pool, report)
   // A refused or failed WebSocket rejects with an ErrorEvent, not an Error: make it one that keeps the
   // socket's code, so it is retried like a TCP socket error and ends, at worst, as UnavailableError.
   // Inside: connect failures name the host and port tried (see connect-errors.ts).
   return normalizeWebSocketErrors(explainConnectErrors(pool, url))
 }
 
-export function openNeon(config: Config, runtimeRole: () => string | null): Transport {
+export function openNeon(
+  config: Config,
+  runtimeRole: () => string | null,
+  onPoolError?: PoolErrorListener,
+): Transport {
   // Node.js 20 has no global WebSocket.
   neonConfig.webSocketConstructor = ws
   if (config.neon.wsProxy) {
@@ -48,7 +53,11 @@ export function openNeon(config: Config, runtimeRole: () => string | null): Tran
     neonConfig.pipelineTLS = false
     neonConfig.pipelineConnect = false
   }
-  return serverTransport('neon', config, runtimeRole, (url, max, timeoutMs, options) =>
-    neonPool(url, config, max, timeoutMs, options),
+  return serverTransport(
+    'neon',
+    config,
+    runtimeRole,
+    (url, max, timeoutMs, options, report) => neonPool(url, config, max, timeoutMs, options, report),
+    onPoolError,
   )
 }

@@ -2,9 +2,9 @@
 import pg from 'pg'
 import type { Config } from '../config.js'
 import { explainConnectErrors } from './connect-errors.js'
-import type { DbPool, Transport } from './pool.js'
-import { RolePool, type RoleState } from './role-pool.js'
-import { looksPooled, pgUrlOptions } from './urls.js'
+import type { Transport } from './pool.js'
+import { guardPoolErrors, type PoolErrorListener, serverTransport } from './server-transport.js'
+import { pgUrlOptions } from './urls.js'
 
 export function pgPool(
   url: string,
@@ -12,6 +12,7 @@ export function pgPool(
   max = config.poolMax,
   statementTimeoutMs = 0,
   options?: string,
+  report?: (err: Error) => void,
 ): pg.Pool {
   const { connectionString, enableChannelBinding } = pgUrlOptions(url)
   const pool = new pg.Pool({
@@ -27,122 +28,20 @@ export function pgPool(
     ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
     ...(options ? { options } : {}),
   })
-  guardPoolErrors(pool)
+  guardPoolErrors(pool, report)
   return explainConnectErrors(pool, url)
 }
 
-/**
- * A connection dropped while idle (compute suspended, server restarted) must not crash the process:
- * the pool discards it and the next checkout opens a new one. node-postgres also emits 'error' on a
- * checked-out client whose socket fails (the running query is rejected as well), and pg-pool takes
- * its own listener off while a client is checked out: without one of ours that event would be
- * unhandled and end the process. Works for pg.Pool and the Neon driver's Pool (the same pg-pool).
- */
-export function guardPoolErrors(pool: {
-  on(event: 'error', listener: (err: Error) => void): unknown
-  on(
-    event: 'connect',
-    listener: (client: { on(e: 'error', l: (err: Error) => void): unknown }) => void,
-  ): unknown
-}): void {
-  pool.on('error', () => {})
-  pool.on('connect', (client) => client.on('error', () => {}))
-}
-
-/**
- * The statement_timeout an application pool sets as a startup parameter. Only on a direct
- * connection: a transaction-mode pooler refuses or drops startup parameters (Neon's pooler, PgBouncer
- * without ignore_startup_parameters), so there the login role's server-side default applies instead
- * (set by migrate, see statement-timeout.ts).
- */
-export function sessionStatementTimeout(url: string, config: Config): number {
-  return isPooled(url, config) ? 0 : config.statementTimeoutMs
-}
-
-/**
- * Startup options of an application pool on a direct connection. The hot statements are named
- * (prepared) and run the same way millions of times: left to choose, the plan cache keeps planning
- * them per call (a custom plan looks cheaper for the given session), which with a dozen monthly
- * partitions costs more than the query. The generic plan is as good for them: one index descent per
- * partition under a merge. Through a pooler startup options are refused, and there is nothing to set.
- */
-export function appSessionOptions(url: string, config: Config): string | undefined {
-  return isPooled(url, config) ? undefined : '-c plan_cache_mode=force_generic_plan'
-}
-
-/** The app URL is pooled as configured (DATABASE_POOLED, or guessed from the host); others by their host. */
-export function isPooled(url: string, config: Config): boolean {
-  return url === config.url ? config.pooled : looksPooled(url)
-}
-
-export function openPg(config: Config, runtimeRole: () => string | null): Transport {
-  return serverTransport('pg', config, runtimeRole, (url, max, timeoutMs, options) =>
-    pgPool(url, config, max, timeoutMs, options),
+export function openPg(
+  config: Config,
+  runtimeRole: () => string | null,
+  onPoolError?: PoolErrorListener,
+): Transport {
+  return serverTransport(
+    'pg',
+    config,
+    runtimeRole,
+    (url, max, timeoutMs, options, report) => pgPool(url, config, max, timeoutMs, options, report),
+    onPoolError,
   )
-}
-
-/** How a server transport makes one raw pool: URL, size, statement timeout (0: none), startup options. */
-export type MakePool = (url: string, max: number, statementTimeoutMs: number, options?: string) => unknown
-
-/** The app, owner and read pools of a server transport (pg or Neon), wrapped for roles. */
-export function serverTransport(
-  driver: Transport['driver'],
-  config: Config,
-  runtimeRole: () => string | null,
-  makePool: MakePool,
-): Transport {
-  const url = config.url as string
-  const directUrl = config.directUrl ?? url
-  const appPool = (u: string) =>
-    makePool(u, config.poolMax, sessionStatementTimeout(u, config), appSessionOptions(u, config))
-  const appInner = appPool(url)
-  // Migrations and maintenance may run longer than a request may: the owner never shares the app's
-  // timed-out sessions.
-  const ownerInner =
-    directUrl === url && sessionStatementTimeout(url, config) === 0 ? appInner : makePool(directUrl, 2, 0)
-  const readInner = config.readUrl ? appPool(config.readUrl) : undefined
-  return rolePools(driver, config, appInner, ownerInner, readInner, runtimeRole)
-}
-
-/** Wraps raw pools so the app and read pools act as the runtime role, the owner pool as itself. */
-export function rolePools(
-  driver: Transport['driver'],
-  config: Config,
-  appInner: unknown,
-  ownerInner: unknown,
-  readInner: unknown,
-  runtimeRole: () => string | null,
-): Transport {
-  const { pooled, preparedStatements } = config
-  // Through a transaction-mode pooler a session SET ROLE would leak to other clients: never switch there.
-  const appRole = pooled ? () => null : runtimeRole
-  const state: RoleState = new WeakMap() // shared: app and owner may share physical connections
-  const app = new RolePool(appInner as DbPool, appRole, state, preparedStatements)
-  const owner = new RolePool(ownerInner as DbPool, () => null, state)
-  const read = readInner
-    ? new RolePool(readInner as DbPool, runtimeRole, new WeakMap(), preparedStatements)
-    : app
-  return transport(driver, app, owner, read, pooled, [appInner, ownerInner, readInner] as DbPool[])
-}
-
-export function transport(
-  driver: Transport['driver'],
-  app: DbPool,
-  owner: DbPool,
-  read: DbPool,
-  pooled: boolean,
-  pools: Array<{ end(): Promise<void> } | undefined>,
-): Transport {
-  let closing: Promise<void> | undefined
-  return {
-    driver,
-    app,
-    owner,
-    read,
-    pooled,
-    close() {
-      closing ??= Promise.all([...new Set(pools)].map((p) => p?.end())).then(() => undefined)
-      return closing
-    },
-  }
 }

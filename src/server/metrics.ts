@@ -66,12 +66,20 @@ function registerRetryMetrics(app: FastifyInstance, registry: Registry, store: S
     help: 'Database operations that spent their retry budget and answered 503.',
     registers: [registry],
   })
+  const lost = new Counter({
+    name: 'robot_brain_db_connections_lost_total',
+    help: 'Pooled database connections that failed (idle or in use) and were discarded, by pool (app, owner, read).',
+    labelNames: ['pool'] as const,
+    registers: [registry],
+  })
   const stop = store.observeRetries({
     onRetry: (_err, _attempt, _delay, reason) => retries.inc({ reason }),
     onGiveUp: () => giveUps.inc(),
   })
+  const stopLost = store.observePoolErrors((_err, pool) => lost.inc({ pool }))
   app.addHook('onClose', async () => {
     stop()
+    stopLost()
   })
 }
 

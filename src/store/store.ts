@@ -16,6 +16,7 @@ import type { DbPool, Queryable, Transport } from '../db/pool.js'
 import { ReadRouter, type ReplicaState } from '../db/read-routing.js'
 import { type RetryHooks, withRetry } from '../db/retry.js'
 import { deriveRuntimeRole, runtimeRoleFor, SHARED_ROLE } from '../db/runtime-role.js'
+import type { PoolErrorListener } from '../db/server-transport.js'
 import { SQLSTATE } from '../db/sqlstate.js'
 import { applyPooledStatementTimeout, type PooledTimeoutResult } from '../db/statement-timeout.js'
 import {
@@ -120,6 +121,17 @@ class StoreCore {
   observeRetries(hooks: RetryHooks): () => void {
     this.retryObservers.add(hooks)
     return () => this.retryObservers.delete(hooks)
+  }
+
+  private readonly poolErrorObservers = new Set<PoolErrorListener>()
+  /** Fans lost connections out to every observer (metrics, tests): see Store.observePoolErrors. */
+  readonly poolError: PoolErrorListener = (err, pool) => {
+    for (const o of this.poolErrorObservers) o(err, pool)
+  }
+
+  observePoolErrors(listener: PoolErrorListener): () => void {
+    this.poolErrorObservers.add(listener)
+    return () => this.poolErrorObservers.delete(listener)
   }
 
   readonly search: SearchEngine
@@ -327,6 +339,15 @@ export class Store {
    */
   observeRetries(hooks: RetryHooks): () => void {
     return this.core.observeRetries(hooks)
+  }
+
+  /**
+   * Watches the connections the pools lose (a server restart, a suspended compute, a terminated
+   * backend): the pool drops each one and opens another when needed; a query running on it is retried.
+   * Returns a function that stops watching. `serve` counts them in /metrics.
+   */
+  observePoolErrors(listener: PoolErrorListener): () => void {
+    return this.core.observePoolErrors(listener)
   }
 
   /** The same store acting for another tenant. Shares connections; close either to close both. */
@@ -1051,6 +1072,7 @@ export async function openStore(options: OpenStoreOptions = optionsFromEnv()): P
   const config = resolveConfig(storeOptions)
   const embedder = chosen === undefined ? embedderFromEnv() : chosen
   let core: StoreCore | undefined
+  const poolError: PoolErrorListener = (err, pool) => core?.poolError(err, pool)
   const runtimeRole = () => core?.runtimeRole ?? null
   // Each transport is loaded only when used: PGlite's WebAssembly and the Neon driver are heavy,
   // and a process talking to PostgreSQL over TCP needs neither.
@@ -1058,8 +1080,8 @@ export async function openStore(options: OpenStoreOptions = optionsFromEnv()): P
     config.driver === 'pglite'
       ? await (await import('../db/pglite.js')).openPglite(config, runtimeRole)
       : config.driver === 'neon'
-        ? (await import('../db/neon.js')).openNeon(config, runtimeRole)
-        : (await import('../db/pg.js')).openPg(config, runtimeRole)
+        ? (await import('../db/neon.js')).openNeon(config, runtimeRole, poolError)
+        : (await import('../db/pg.js')).openPg(config, runtimeRole, poolError)
   core = new StoreCore(config, transport, embedder)
   return new Store(core, DEFAULT_TENANT)
 }

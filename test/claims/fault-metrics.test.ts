@@ -1,7 +1,8 @@
 // README claims about a database that stops answering, proven with a real fault: a TCP proxy in front
 // of the test server that drops every connection and refuses new ones for longer than the retry
 // budget.
-//   - /metrics: robot_brain_db_retries_total (by reason) and robot_brain_db_retry_give_ups_total move;
+//   - /metrics: robot_brain_db_retries_total (by reason), robot_brain_db_retry_give_ups_total and
+//     robot_brain_db_connections_lost_total (pool error events, not swallowed) move;
 //   - the 503 names the turn's id (made by the server when the request had none), and the library's
 //     UnavailableError carries it as `turnId`: a resend with it is stored exactly once.
 // The shared server is never stopped: only the proxy refuses.
@@ -100,6 +101,10 @@ describe.runIf(backend === 'pg')('a refusing database, seen in /metrics and in t
       )
       expect(metric(after, 'robot_brain_db_retry_give_ups_total')).toBe(
         metric(before, 'robot_brain_db_retry_give_ups_total') + 1,
+      )
+      // The proxy dropped the pool's idle connection: reported, not swallowed.
+      expect(metric(after, 'robot_brain_db_connections_lost_total', 'pool="app"')).toBeGreaterThan(
+        metric(before, 'robot_brain_db_connections_lost_total', 'pool="app"'),
       )
 
       // The library says the same: UnavailableError with the id it made.

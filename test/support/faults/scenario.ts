@@ -105,7 +105,7 @@ export function expectNoLossNoDuplicates(result: ScenarioResult, min = 600): voi
 export async function libraryTarget(options: StoreOptions): Promise<{
   store: Store
   write: ScenarioOptions['write']
-  /** Retries the store made, by reason: proof the fault was felt and ridden through. */
+  /** Retries the store made, by reason, and connections it lost (lost_<pool>): proof the fault was felt. */
   retries: Record<string, number>
 }> {
   const store = await openStore({ retry: { budgetMs: 20_000 }, ...options })
@@ -116,10 +116,14 @@ export async function libraryTarget(options: StoreOptions): Promise<{
       retries[reason] = (retries[reason] ?? 0) + 1
     },
   })
+  // A connection lost while idle fails no query (the pool drops it): the store reports it instead.
+  store.observePoolErrors((_err, pool) => {
+    retries[`lost_${pool}`] = (retries[`lost_${pool}`] ?? 0) + 1
+  })
   return { store, write: (turn) => store.recordTurn(turn), retries }
 }
 
-/** The library run felt the fault: the store retried at least once. */
+/** The library run felt the fault: the store retried, or reported a lost connection, at least once. */
 export function expectRetried(retries: Record<string, number>): void {
   console.info(`[fault] library retries by reason: ${JSON.stringify(retries)}`)
   expect(Object.values(retries).reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
