@@ -3,9 +3,10 @@
 import type { StepContext } from './online-steps.js'
 
 /**
- * Keys the turns in primary-key order, a batch per statement. New turns key themselves (the
- * claim_turn_id trigger, which until this step ends also keys an older row of the same id on demand).
- * Last, turn_ids_complete() is replaced to say true, which turns that on-demand search off.
+ * Keys the turns in primary-key order, a batch per statement. New turns are keyed as they are
+ * inserted (the write path claims its ids; the claim_turn_ids trigger keys every other path's, and
+ * until this step ends also an older row of the same id). Last, turn_ids_complete() is replaced to say
+ * true, which takes the search of the partitions for unkeyed ids out of the write path's plan.
  */
 const BACKFILL_TURN_IDS = `
 WITH batch AS MATERIALIZED (

@@ -7,8 +7,8 @@
 -- Online: the tables, columns and functions are catalog changes; the triggers, which lock
 -- conversations briefly, come last with a lock timeout. Keys and spans of the rows already stored are
 -- filled afterwards in committed batches (online steps 0009:backfill_turn_ids and
--- 0009:backfill_session_spans); until then the trigger keys an old id on demand and history reads
--- every partition of a session whose span is unknown.
+-- 0009:backfill_session_spans); until then the write path searches the partitions for an id that has
+-- no key, and history reads every partition of a session whose span is unknown.
 
 -- Every stored turn id, with the created_at (partition key) of its row. The primary key makes an id
 -- one turn across all partitions: conversations' own key holds created_at, so a replay sent with another
@@ -35,36 +35,40 @@ GRANT SELECT, INSERT, DELETE ON robot_brain.turn_ids TO robot_brain_app;
 ALTER TABLE robot_brain.sessions ADD COLUMN turns_from timestamptz, ADD COLUMN turns_to timestamptz;
 
 -- True once every turn stored before this migration has its id in turn_ids (the backfill's last act
--- replaces this function). Planned as a constant; replacing it invalidates the plans that used it.
+-- replaces this function). Inlined and folded to a constant where it is used, so the write path's
+-- plan holds no search of the partitions once it says true; replacing it invalidates those plans.
 CREATE FUNCTION robot_brain.turn_ids_complete() RETURNS boolean
 LANGUAGE sql STABLE AS $$ SELECT false $$;
 
--- Before a turn row is inserted, by any path (the write path, seed, import, restore): claims its id.
--- The id is new: the row goes in. The id is stored with the same created_at: the row goes in too and
--- conversations' primary key decides (a replay conflicts there; a restored month comes back). The id
--- is stored with another created_at: the row is skipped, so the statement stores and counts nothing
--- for it. Two statements claiming one id wait on each other in the unique index: the second skips.
-CREATE FUNCTION robot_brain.conversations_claim_id() RETURNS trigger
+-- After any statement that inserts turns (the write path, seed, import, restore): the ids of its rows
+-- are in turn_ids, and no id is stored with two created_at. The write path claims its ids itself
+-- before inserting (src/store/turns.ts), so a replay with another createdAt is skipped there and here
+-- every key is found already. Another path that inserts an id stored with another created_at is
+-- refused (unique_violation): two statements doing so at once meet in the unique index of turn_ids,
+-- and the second fails. Set-based, once per statement: a row trigger would cost a function call and
+-- an insert per turn, a quarter of the write path's time in group-commit batches.
+CREATE FUNCTION robot_brain.conversations_claim_ids() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-  v_at timestamptz;
+  v_id uuid;
 BEGIN
   IF NOT robot_brain.turn_ids_complete() THEN
-    -- Backfill still running: key an older row with this id first (every partition is searched).
+    -- Backfill still running: key the older rows of these ids first (every partition is searched).
     INSERT INTO robot_brain.turn_ids (tenant_id, id, created_at)
-    SELECT c.tenant_id, c.id, c.created_at FROM robot_brain.conversations c
-     WHERE c.tenant_id = NEW.tenant_id AND c.id = NEW.id
-     ORDER BY c.created_at LIMIT 1
+    SELECT c.tenant_id, c.id, min(c.created_at) FROM robot_brain.conversations c
+      JOIN (SELECT DISTINCT i.tenant_id, i.id FROM inserted_turns i) n ON n.tenant_id = c.tenant_id AND n.id = c.id
+     GROUP BY 1, 2
     ON CONFLICT DO NOTHING;
   END IF;
-  INSERT INTO robot_brain.turn_ids (tenant_id, id, created_at) VALUES (NEW.tenant_id, NEW.id, NEW.created_at)
+  INSERT INTO robot_brain.turn_ids (tenant_id, id, created_at)
+  SELECT i.tenant_id, i.id, i.created_at FROM inserted_turns i
   ON CONFLICT DO NOTHING;
+  SELECT i.id INTO v_id FROM inserted_turns i
+    JOIN robot_brain.turn_ids k ON k.tenant_id = i.tenant_id AND k.id = i.id
+   WHERE k.created_at <> i.created_at LIMIT 1;
   IF FOUND THEN
-    RETURN NEW;
-  END IF;
-  SELECT k.created_at INTO v_at FROM robot_brain.turn_ids k WHERE k.tenant_id = NEW.tenant_id AND k.id = NEW.id;
-  IF v_at = NEW.created_at THEN
-    RETURN NEW;
+    RAISE EXCEPTION 'turn id % is already stored with another createdAt', v_id
+      USING ERRCODE = 'unique_violation', HINT = 'an id names one turn: send a new id for another turn';
   END IF;
   RETURN NULL;
 END
@@ -221,8 +225,8 @@ $$;
 REVOKE EXECUTE ON FUNCTION robot_brain.backfill_session_spans(text, text, integer) FROM PUBLIC;
 
 SET LOCAL lock_timeout = '2s';
-CREATE TRIGGER claim_turn_id BEFORE INSERT ON robot_brain.conversations
-  FOR EACH ROW EXECUTE FUNCTION robot_brain.conversations_claim_id();
+CREATE TRIGGER claim_turn_ids AFTER INSERT ON robot_brain.conversations
+  REFERENCING NEW TABLE AS inserted_turns FOR EACH STATEMENT EXECUTE FUNCTION robot_brain.conversations_claim_ids();
 CREATE TRIGGER release_turn_ids AFTER DELETE ON robot_brain.conversations
   REFERENCING OLD TABLE AS deleted_turns FOR EACH STATEMENT EXECUTE FUNCTION robot_brain.conversations_release_ids();
 CREATE TRIGGER widen_session_spans AFTER INSERT ON robot_brain.conversations

@@ -43,16 +43,18 @@ export const TURN_COLUMNS = `c.id::text AS id, c.session_id, c.robot_personality
   c.metadata, c.created_at, (extract(epoch FROM c.created_at) * 1000000)::bigint::text AS created_us`
 
 /**
- * Inserts turns and counts them into their sessions, atomically, in one statement. A turn whose id is
- * already stored is not inserted and counts nothing: the claim_turn_id trigger (migration 0009) skips a
- * row whose id is stored with another created_at, and the primary key one stored with the same; either
- * way the turn is missing from what the statement returns, and the caller reads the stored row (a
- * replay: rare, a second round trip). No partition is searched for the id, so the cost of a turn does
- * not grow with the months kept. Sessions are upserted in id order, so two batches touching the same
- * sessions lock them in the same order and cannot deadlock. A turn's userId fills the session's user
- * when it has none; changing a session's user takes putSession or PATCH. The session's span of turn
- * times (turns_from, turns_to: history reads only the partitions inside it) grows to hold the new
- * turns; an unknown span (NULL on a session that already has turns) stays unknown.
+ * Inserts turns and counts them into their sessions, atomically, in one statement. Each turn first
+ * claims its id in turn_ids (migration 0009), whose key is the id alone: a turn whose id is stored
+ * already, with any createdAt, or earlier in the same batch, claims nothing and is not inserted, so
+ * it is missing from what the statement returns, and the caller reads the stored row (a replay: rare,
+ * a second round trip). Two statements claiming one id meet in that unique index: the second waits and
+ * skips. No partition is searched for the id (once the 0009 backfill is done: turn_ids_complete()
+ * folds to true in the plan), so the cost of a turn does not grow with the months kept. Sessions are
+ * upserted in id order, so two batches touching the same sessions lock them in the same order and
+ * cannot deadlock. A turn's userId fills the session's user when it has none; changing a session's
+ * user takes putSession or PATCH. The session's span of turn times (turns_from, turns_to: history
+ * reads only the partitions inside it) grows to hold the new turns; an unknown span (NULL on a session
+ * that already has turns) stays unknown.
  * The inserted turns are added to the personality rollups in the same statement.
  */
 const INSERT_TURNS = `
@@ -62,11 +64,20 @@ req AS (
   FROM ctx, unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[], $9::text[])
     AS i(id, session_id, robot_personality, user_message, robot_response, metadata, created_at, user_id)
 ),
+claim AS (
+  INSERT INTO robot_brain.turn_ids (tenant_id, id, created_at)
+  SELECT tenant_id, id, created_at FROM req
+  -- Until the 0009 backfill ends, an id of an older turn may have no key yet: look for the turn.
+  WHERE robot_brain.turn_ids_complete()
+     OR NOT EXISTS (SELECT FROM robot_brain.conversations x WHERE x.tenant_id = req.tenant_id AND x.id = req.id)
+  ON CONFLICT DO NOTHING
+  RETURNING id, created_at
+),
 c AS (
   INSERT INTO robot_brain.conversations
     (tenant_id, id, session_id, robot_personality, user_message, robot_response, metadata, created_at)
   SELECT tenant_id, id, session_id, robot_personality, user_message, robot_response, metadata, created_at
-  FROM req
+  FROM req WHERE (req.id, req.created_at) IN (SELECT id, created_at FROM claim)
   ON CONFLICT (tenant_id, id, created_at) DO NOTHING
   RETURNING *
 ),

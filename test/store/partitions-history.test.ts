@@ -2,9 +2,10 @@
 // both ways; the session's span of turn times holds every turn whatever path wrote it; and a read
 // touches only the partitions inside that span.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runOnlineSteps } from '../../src/db/online-steps.js'
 import type { Store } from '../../src/store/store.js'
 import type { Turn } from '../../src/store/types.js'
-import { backend, openTestStore, type TestStore, turnInput } from '../support/store.js'
+import { backend, openTestStore, serverBackend, type TestStore, turnInput } from '../support/store.js'
 
 /** The first day of each month from January 2023 on: 42 months, each in a partition of its own. */
 const MONTHS = Array.from({ length: 42 }, (_, i) => new Date(Date.UTC(2023, i, 1)).toISOString())
@@ -149,5 +150,34 @@ describe(`history across many partitions (${backend})`, () => {
     expect(await touched('two-months', b)).toEqual({ n: 1, parts: partitions('2024-05', '2025-01') })
     expect(await touched('two-months', later)).toEqual({ n: 2, parts: partitions('2024-05', '2026-03') })
     expect((await touched('two-months', null))?.parts).toEqual(partitions('2024-05', '2026-03'))
+  })
+
+  it('the span backfill sets the span of sessions stored before 0009, in resumable batches', async () => {
+    for (let i = 0; i < 7; i++) {
+      await store.recordTurn(turnInput(`old-${i}`, 1, { createdAt: MONTHS[i] }))
+      await store.recordTurn(turnInput(`old-${i}`, 2, { createdAt: MONTHS[40 - i] }))
+    }
+    await store.putSession('old-empty', {})
+    // As a database just migrated to 0009 looks: no spans, the step not run.
+    await t.ownerQuery('UPDATE robot_brain.sessions SET turns_from = NULL, turns_to = NULL')
+    await t.ownerQuery('DELETE FROM robot_brain.schema_online_steps WHERE version = 9')
+    const opts = { concurrently: serverBackend, batchSize: 8 } // 2 sessions a batch
+    expect(await runOnlineSteps(store.transport.owner, { ...opts, maxBatches: 2 })).toBe(false)
+    expect(await runOnlineSteps(store.transport.owner, opts)).toBe(true)
+    const wrong = await t.ownerQuery<{ id: string }>(
+      `SELECT s.id FROM robot_brain.sessions s
+       LEFT JOIN LATERAL (SELECT min(c.created_at) AS lo, max(c.created_at) AS hi FROM robot_brain.conversations c
+                          WHERE c.tenant_id = s.tenant_id AND c.session_id = s.id) m ON true
+       WHERE s.turns_from IS DISTINCT FROM m.lo OR s.turns_to IS DISTINCT FROM m.hi`,
+    )
+    expect(wrong).toEqual([])
+    const [old] = await t.ownerQuery<{ from: Date; to: Date }>(
+      "SELECT turns_from AS from, turns_to AS to FROM robot_brain.sessions WHERE id = 'old-3'",
+    )
+    expect(old).toEqual({ from: new Date(MONTHS[3] as string), to: new Date(MONTHS[37] as string) })
+    expect((await readAll(store, 'old-3', 'desc', 1)).map((x) => x.createdAt)).toEqual([
+      MONTHS[37],
+      MONTHS[3],
+    ])
   })
 })

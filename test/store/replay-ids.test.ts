@@ -117,17 +117,25 @@ describe(`turn ids across partitions (${backend})`, () => {
     expect((await store.getSession('same-statement')).messageCount).toBe(1)
   })
 
-  it('any path that inserts turns skips a stored id with another createdAt', async () => {
+  it('another path that inserts a stored id with another createdAt is refused', async () => {
     const first = await store.recordTurn(turnInput('other-path', 1, { createdAt: MONTHS[1] }))
-    const [inserted] = await t.ownerQuery<{ n: number }>(
-      `WITH i AS (
-         INSERT INTO robot_brain.conversations (tenant_id, id, session_id, robot_personality, user_message, robot_response, created_at)
-         VALUES ('default', $1, 'other-path', 'friendly', 'copy', 'copy', $2) RETURNING 1)
-       SELECT count(*)::int AS n FROM i`,
-      [first.id, MONTHS[2]],
-    )
-    expect(inserted?.n).toBe(0)
+    const insert = (createdAt: string) =>
+      t.ownerQuery(
+        `INSERT INTO robot_brain.conversations (tenant_id, id, session_id, robot_personality, user_message, robot_response, created_at)
+         VALUES ('default', $1, 'other-path', 'friendly', 'copy', 'copy', $2)`,
+        [first.id, createdAt],
+      )
+    await expect(insert(MONTHS[2] as string)).rejects.toMatchObject({ code: '23505' })
     expect(await rowsOf(first.id)).toEqual({ n: 1, k: 1 })
+    // The same key again is the primary key's business: a duplicate key, not a second row.
+    await expect(insert(first.createdAt)).rejects.toMatchObject({ code: '23505' })
+    // A new id through the same path is keyed.
+    const [row] = await t.ownerQuery<{ id: string }>(
+      `INSERT INTO robot_brain.conversations (tenant_id, id, session_id, robot_personality, user_message, robot_response, created_at)
+       VALUES ('default', gen_random_uuid(), 'other-path', 'friendly', 'copy', 'copy', $1) RETURNING id::text`,
+      [MONTHS[0]],
+    )
+    expect(await rowsOf(row?.id as string)).toEqual({ n: 1, k: 1 })
   })
 
   it('a deleted turn gives its id back', async () => {
@@ -141,7 +149,7 @@ describe(`turn ids across partitions (${backend})`, () => {
     expect(await rowsOf(first.id)).toEqual({ n: 1, k: 1 })
   })
 
-  it('turns stored before 0009 are keyed on demand until the backfill ends, then by it', async () => {
+  it('turns stored before 0009 are found in the partitions until the backfill keys them', async () => {
     const old = await store.recordTurn(turnInput('before-0009', 1, { createdAt: MONTHS[0] }))
     const older = await store.recordTurn(turnInput('before-0009', 2, { createdAt: MONTHS[1] }))
     // As a database just migrated to 0009 looks: no keys for its turns, the backfill not run.
@@ -155,7 +163,15 @@ describe(`turn ids across partitions (${backend})`, () => {
       turnInput('before-0009', 1, { id: old.id, createdAt: MONTHS[2] }),
     )
     expect(replay).toEqual({ created: false, turn: old })
-    expect(await rowsOf(old.id)).toEqual({ n: 1, k: 1 })
+    expect(await rowsOf(old.id)).toEqual({ n: 1, k: 0 })
+    // Another path inserting an unkeyed id: its older row is keyed first, so the statement is refused.
+    await expect(
+      t.ownerQuery(
+        `INSERT INTO robot_brain.conversations (tenant_id, id, session_id, robot_personality, user_message, robot_response, created_at)
+         VALUES ('default', $1, 'before-0009', 'friendly', 'copy', 'copy', $2)`,
+        [older.id, MONTHS[2]],
+      ),
+    ).rejects.toMatchObject({ code: '23505' })
     expect(await rowsOf(older.id)).toEqual({ n: 1, k: 0 })
 
     expect(await runOnlineSteps(store.transport.owner, { concurrently: serverBackend, batchSize: 3 })).toBe(
