@@ -35,17 +35,18 @@ function semanticSql(q: VectorQuery, conditions: string, exact: boolean): string
        ORDER BY (${distance}) + 0, c.id
        LIMIT $3`
     : conditions === ''
-      ? // No filter: the nearest vectors from the index alone, then their turns by key. With the join
-        // inside, the planner misjudged its size (two correlated key columns: one row) and sorted
-        // every vector of the tenant instead of walking the index (seconds at 100k turns).
+      ? // No filter: the nearest vectors from the index alone, then each one's turn by key. With the
+        // join inside, the planner misjudged its size (two correlated key columns: one row) and sorted
+        // every vector of the tenant instead of walking the index (seconds at 100k turns); as a join
+        // after it, a generic plan hashed every turn of the tenant.
         `SELECT c.*, n.distance
          FROM (SELECT e.turn_id, e.created_at, ${distance} AS distance
                FROM robot_brain.embeddings e
                WHERE ${byModel} AND e.tenant_id = ctx.tenant_id
                ORDER BY ${distance}
                LIMIT $3) n
-         JOIN robot_brain.conversations c
-           ON c.tenant_id = ctx.tenant_id AND c.id = n.turn_id AND c.created_at = n.created_at`
+         CROSS JOIN LATERAL (SELECT * FROM robot_brain.conversations c
+           WHERE c.tenant_id = ctx.tenant_id AND c.id = n.turn_id AND c.created_at = n.created_at LIMIT 1) c`
       : `SELECT c.*, ${distance} AS distance
        FROM robot_brain.embeddings e
        JOIN robot_brain.conversations c
@@ -79,6 +80,9 @@ export async function semanticSearch(
     'hnsw.iterative_scan': 'relaxed_order',
     'hnsw.ef_search': efSearch,
     'hnsw.max_scan_tuples': 100000,
+    // A custom plan per search: a generic one knows neither the limit nor the filters' values, and
+    // chose to sort every vector of the tenant over walking the index (seconds at 100k turns).
+    plan_cache_mode: 'force_custom_plan',
   }
   return withTransaction(
     pool,
