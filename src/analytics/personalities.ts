@@ -42,10 +42,16 @@ src AS (
     SELECT DISTINCT r.session_id FROM robot_brain.personality_rollups r
     WHERE r.tenant_id = ctx.tenant_id AND r.hour = ANY ($6::timestamptz[])
   ) k CROSS JOIN LATERAL (
+    -- Two index ranges, before and after the whole hours: one range with the whole hours filtered out
+    -- lets the planner read every turn of the range and keep the few it needs.
     SELECT * FROM robot_brain.conversations x
     WHERE x.tenant_id = ctx.tenant_id AND x.session_id = k.session_id
-      AND x.created_at >= $2::timestamptz AND x.created_at < $3::timestamptz
-      AND NOT (x.created_at >= $4::timestamptz AND x.created_at < $5::timestamptz)
+      AND x.created_at >= $2::timestamptz AND x.created_at < least($3::timestamptz, $4::timestamptz)
+    UNION ALL
+    SELECT * FROM robot_brain.conversations x
+    WHERE x.tenant_id = ctx.tenant_id AND x.session_id = k.session_id
+      AND x.created_at >= greatest($2::timestamptz, $5::timestamptz, least($3::timestamptz, $4::timestamptz))
+      AND x.created_at < $3::timestamptz
   ) x
   GROUP BY 1, 2, 3
 )`

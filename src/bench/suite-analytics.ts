@@ -417,7 +417,7 @@ export async function loadAnalyticsData(
     // the sessions carry their span themselves.
     await client.query('SET session_replication_role = replica')
     await client.query('SELECT setseed(0.42)')
-    const step = (p.days * 86_400) / p.events
+    const step = (p.days * 86_400) / Math.max(1, p.events)
     for (let a = 0; a < p.events; a += CHUNK) {
       const b = Math.min(p.events, a + CHUNK)
       await client.query({ text: LOAD_EVENTS, values: [BENCH_TENANT, start.toISOString(), step, a, b] })
@@ -446,6 +446,22 @@ export async function loadAnalyticsData(
   run.log(`  analytics: loaded and rolled up in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 }
 
+/**
+ * ROBOT_BRAIN_BENCH_ANALYTICS_SIZES="events,turns" replaces the profile's sizes (to rerun one side
+ * after a change without loading the other: "0,1000000" measures only the personality queries).
+ */
+export function withSizes(p: AnalyticsProfile, sizes: string | undefined): AnalyticsProfile {
+  if (!sizes?.trim()) return p
+  const [events, turns] = sizes.split(',').map((x) => Number(x.trim()))
+  const ok = (n: number | undefined): n is number => Number.isInteger(n) && (n as number) >= 0
+  if (!ok(events) || !ok(turns) || events + turns === 0) {
+    throw new Error(
+      'ROBOT_BRAIN_BENCH_ANALYTICS_SIZES must be "events,turns" (non-negative integers, not both 0)',
+    )
+  }
+  return { ...p, events, turns }
+}
+
 export interface AnalyticsRunOptions extends ServerOptions {
   mode: 'quick' | 'full'
   keep: boolean
@@ -453,7 +469,7 @@ export interface AnalyticsRunOptions extends ServerOptions {
 
 /** Runs the suite on PostgreSQL direct; returns the server's version. */
 export async function analyticsRun(opts: AnalyticsRunOptions, run: RunLog): Promise<string | undefined> {
-  const p = PROFILES[opts.mode]
+  const p = withSizes(PROFILES[opts.mode], process.env.ROBOT_BRAIN_BENCH_ANALYTICS_SIZES)
   run.log('analytics: creating a database of its own')
   const db = await createBenchDatabase(opts)
   const ownerPool = new pg.Pool({
@@ -473,9 +489,10 @@ export async function analyticsRun(opts: AnalyticsRunOptions, run: RunLog): Prom
     )
     await loadAnalyticsData(run, owner, p, end)
     for (const c of CASES) {
+      if ((c.kind === 'personalities' ? p.turns : p.events) === 0) continue
       run.record(await run.step(`analytics ${c.label}`, () => queryCase(run, target, c, p, end)))
     }
-    for (const w of p.ingestWriters) {
+    for (const w of p.events > 0 ? p.ingestWriters : []) {
       run.record(await run.step(`analytics ingest ${w} writers`, () => ingestCase(target, w, p)))
     }
   } finally {
