@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander'
 import { register as archive } from './archive.js'
 import { register as audit } from './audit.js'
 import { register as bench } from './bench.js'
+import { register as branch } from './branch.js'
 import { EXIT, errorMessage, UsageError } from './common.js'
 import { register as doctor } from './doctor.js'
 import { register as embed } from './embed.js'
@@ -36,6 +37,7 @@ const COMMANDS: Array<(program: Command) => void> = [
   archive,
   restore,
   audit,
+  branch,
 ]
 
 export function buildProgram(): Command {
