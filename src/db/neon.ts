@@ -6,7 +6,12 @@ import ws from 'ws'
 import type { Config } from '../config.js'
 import { explainConnectErrors } from './connect-errors.js'
 import type { Transport } from './pool.js'
-import { guardPoolErrors, type PoolErrorListener, serverTransport } from './server-transport.js'
+import {
+  guardPoolErrors,
+  type MakePool,
+  type PoolErrorListener,
+  serverTransport,
+} from './server-transport.js'
 import { pgUrlOptions } from './urls.js'
 import { normalizeWebSocketErrors } from './websocket-errors.js'
 
@@ -35,11 +40,8 @@ function neonPool(
   return normalizeWebSocketErrors(explainConnectErrors(pool, url))
 }
 
-export function openNeon(
-  config: Config,
-  runtimeRole: () => string | null,
-  onPoolError?: PoolErrorListener,
-): Transport {
+/** Points the driver at the configured WebSocket proxy (global to the driver, as it is built). */
+function configureNeon(config: Config): void {
   // Node.js 20 has no global WebSocket.
   neonConfig.webSocketConstructor = ws
   if (config.neon.wsProxy) {
@@ -53,11 +55,18 @@ export function openNeon(
     neonConfig.pipelineTLS = false
     neonConfig.pipelineConnect = false
   }
-  return serverTransport(
-    'neon',
-    config,
-    runtimeRole,
-    (url, max, timeoutMs, options, report) => neonPool(url, config, max, timeoutMs, options, report),
-    onPoolError,
-  )
+}
+
+/** Pools of this driver for the shared transport builders (configures the driver first). */
+export function neonPoolMaker(config: Config): MakePool {
+  configureNeon(config)
+  return (url, max, timeoutMs, options, report) => neonPool(url, config, max, timeoutMs, options, report)
+}
+
+export function openNeon(
+  config: Config,
+  runtimeRole: () => string | null,
+  onPoolError?: PoolErrorListener,
+): Transport {
+  return serverTransport('neon', config, runtimeRole, neonPoolMaker(config), onPoolError)
 }

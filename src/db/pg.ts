@@ -3,7 +3,12 @@ import pg from 'pg'
 import type { Config } from '../config.js'
 import { explainConnectErrors } from './connect-errors.js'
 import type { Transport } from './pool.js'
-import { guardPoolErrors, type PoolErrorListener, serverTransport } from './server-transport.js'
+import {
+  guardPoolErrors,
+  type MakePool,
+  type PoolErrorListener,
+  serverTransport,
+} from './server-transport.js'
 import { pgUrlOptions } from './urls.js'
 
 export function pgPool(
@@ -32,16 +37,15 @@ export function pgPool(
   return explainConnectErrors(pool, url)
 }
 
+/** Pools of this driver for the shared transport builders. */
+export function pgPoolMaker(config: Config): MakePool {
+  return (url, max, timeoutMs, options, report) => pgPool(url, config, max, timeoutMs, options, report)
+}
+
 export function openPg(
   config: Config,
   runtimeRole: () => string | null,
   onPoolError?: PoolErrorListener,
 ): Transport {
-  return serverTransport(
-    'pg',
-    config,
-    runtimeRole,
-    (url, max, timeoutMs, options, report) => pgPool(url, config, max, timeoutMs, options, report),
-    onPoolError,
-  )
+  return serverTransport('pg', config, runtimeRole, pgPoolMaker(config), onPoolError)
 }

@@ -37,6 +37,8 @@ export interface Transport {
   readonly read: DbPool
   /** Whether the app pool goes through a transaction-mode pooler (no session state). */
   readonly pooled: boolean
+  /** The app pool is the application's own (openStore({ pool })): no session state, never ended. */
+  readonly callerPool?: boolean
   close(): Promise<void>
 }
 

@@ -27,9 +27,18 @@ export function guardPoolErrors(
     ): unknown
   },
   report: (err: Error) => void = () => {},
-): void {
-  pool.on('error', () => {})
-  pool.on('connect', (client) => client.on('error', (err) => report(err)))
+): () => void {
+  const keepAlive = () => {}
+  const watch = (client: { on(e: 'error', l: (err: Error) => void): unknown }) =>
+    client.on('error', (err) => report(err))
+  pool.on('error', keepAlive)
+  pool.on('connect', watch)
+  // Takes the pool's listeners off again (a caller's pool outlives the store).
+  return () => {
+    const p = pool as unknown as { removeListener?(e: string, l: (...a: never[]) => void): unknown }
+    p.removeListener?.('error', keepAlive)
+    p.removeListener?.('connect', watch)
+  }
 }
 
 /**

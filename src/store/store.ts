@@ -3,6 +3,7 @@
 import { isDeepStrictEqual } from 'node:util'
 import { Analytics } from '../analytics/analytics.js'
 import { type Config, optionsFromEnv, redactedConfig, resolveConfig, type StoreOptions } from '../config.js'
+import type { CallerPool } from '../db/caller-pool.js'
 import {
   type MigrateResult,
   type MigrationState,
@@ -98,7 +99,19 @@ export const DEFAULT_TENANT = 'default'
  * the environment (EMBEDDINGS_URL → an OpenAI-compatible endpoint, EMBEDDINGS=off → none, else the
  * built-in model); null: no embeddings; or any object with model, dimensions and embed().
  */
-export type OpenStoreOptions = StoreOptions & { embedder?: Embedder | null }
+export type OpenStoreOptions = StoreOptions & {
+  embedder?: Embedder | null
+  /**
+   * The application's own pool (a `pg.Pool`, or a `Pool` of `@neondatabase/serverless` with
+   * `driver: 'neon'`) for the store's queries, instead of one opened from `url`. Its login role must be
+   * a member of the runtime role: the store never changes the state of connections it does not own,
+   * and never ends this pool. With `directUrl`, migrations and maintenance use a pool of the store's
+   * own on it (ended by close()); without, the given pool.
+   */
+  pool?: CallerPool
+  /** The application's own pool on a read replica, for the reads routed there (never ended either). */
+  readPool?: CallerPool
+}
 
 /** Shared by every tenant view of one opened store. */
 class StoreCore {
@@ -257,6 +270,13 @@ class StoreCore {
       )
     }
     const mustSwitch = r.privileged || r.owner
+    if (mustSwitch && this.transport.callerPool) {
+      throw new ConfigError(
+        `the pool given to openStore logs in as "${r.login}", which ${r.privileged ? 'bypasses row-level security' : 'owns the schema'}; ` +
+          'the store does not change the role of connections it does not own. Give it a pool that logs in as a ' +
+          `login role that is a member of ${role} (CREATE ROLE app LOGIN PASSWORD '...' IN ROLE ${role}), and the owner's URL as directUrl.`,
+      )
+    }
     if (mustSwitch && this.transport.pooled) {
       throw new ConfigError(
         `the application URL logs in as "${r.login}", which ${r.privileged ? 'bypasses row-level security' : 'owns the schema'}; ` +
@@ -1068,7 +1088,9 @@ export function validateInteraction(input: InteractionInput, at: string): NewInt
  * with neither, an embedded PGlite database in ./.robot-brain/data.
  */
 export async function openStore(options: OpenStoreOptions = optionsFromEnv()): Promise<Store> {
-  const { embedder: chosen, ...storeOptions } = options
+  const { embedder: chosen, pool, readPool, ...storeOptions } = options
+  if (pool) return openOnCallerPool(options, pool, readPool)
+  if (readPool) throw new ConfigError('readPool: needs pool as well (the application pool)')
   const config = resolveConfig(storeOptions)
   const embedder = chosen === undefined ? embedderFromEnv() : chosen
   let core: StoreCore | undefined
@@ -1082,6 +1104,38 @@ export async function openStore(options: OpenStoreOptions = optionsFromEnv()): P
       : config.driver === 'neon'
         ? (await import('../db/neon.js')).openNeon(config, runtimeRole, poolError)
         : (await import('../db/pg.js')).openPg(config, runtimeRole, poolError)
+  core = new StoreCore(config, transport, embedder)
+  return new Store(core, DEFAULT_TENANT)
+}
+
+/** openStore({ pool }): the store's queries on the application's own pool (see db/caller-pool.ts). */
+async function openOnCallerPool(
+  options: OpenStoreOptions,
+  pool: CallerPool,
+  readPool: CallerPool | undefined,
+): Promise<Store> {
+  const { embedder: chosen, pool: _p, readPool: _r, ...storeOptions } = options
+  const { callerPoolUrl, callerTransport } = await import('../db/caller-pool.js')
+  const driver = storeOptions.driver === 'neon' ? 'neon' : 'pg'
+  const config = resolveConfig({
+    ...storeOptions,
+    driver,
+    url: storeOptions.url ?? callerPoolUrl(pool, 'pool'),
+    readUrl: storeOptions.readUrl ?? (readPool ? callerPoolUrl(readPool, 'readPool') : undefined),
+  })
+  const embedder = chosen === undefined ? embedderFromEnv() : chosen
+  let core: StoreCore | undefined
+  const makePool =
+    driver === 'neon'
+      ? (await import('../db/neon.js')).neonPoolMaker(config)
+      : (await import('../db/pg.js')).pgPoolMaker(config)
+  const transport = callerTransport(
+    driver,
+    config,
+    { pool, readPool, directUrl: storeOptions.directUrl },
+    makePool,
+    (err, which) => core?.poolError(err, which),
+  )
   core = new StoreCore(config, transport, embedder)
   return new Store(core, DEFAULT_TENANT)
 }
