@@ -6,6 +6,7 @@ export type { Config, Driver, GroupCommitOptions, RetryOptions, StoreOptions } f
 export { optionsFromEnv, redactedConfig, resolveConfig } from './config.js'
 export type { CallerPool } from './db/caller-pool.js'
 export { loadMigrations, type MigrateResult, type MigrationState } from './db/migrate.js'
+export type { ReplicaState } from './db/read-routing.js'
 export { backoffDelay, isRetryable, type RetryReason, retryReason, withRetry } from './db/retry.js'
 export type { PoolErrorListener } from './db/server-transport.js'
 export * from './errors.js'
