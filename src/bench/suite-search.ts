@@ -223,8 +223,12 @@ export async function searchPhase(
   } else {
     run.skipped.push('search quality: not in --quick (test/search/quality.test.ts holds its floors in CI)')
   }
-  if (profile.queryEmbedding)
-    report.queryEmbedding = await run.step('query embedding', () => queryEmbedding(set))
+  if (profile.queryEmbedding) {
+    const e = await run.step('query embedding', () => queryEmbedding(set))
+    report.queryEmbedding = e
+    if (e)
+      run.log(`  query embedding (${e.model}): p50 ${e.p50Ms.toFixed(1)} ms, p95 ${e.p95Ms.toFixed(1)} ms`)
+  }
   if (!server) {
     run.skipped.push('search speed and ingest: they need the pg target')
     return undefined
