@@ -3,6 +3,7 @@ import { runtimeRoleProblem } from './db/runtime-role.js'
 import { deriveDirectUrl, isNeonPooledUrl, looksPooled, parseUrl, redactUrl } from './db/urls.js'
 import { ConfigError } from './errors.js'
 import { type Env, INSPECT_CUSTOM } from './portable-types.js'
+import type { InteractionBufferOptions } from './store/interaction-buffer.js'
 
 export type Driver = 'pglite' | 'pg' | 'neon'
 export const DRIVERS: readonly Driver[] = ['pg', 'neon', 'pglite']
@@ -208,4 +209,22 @@ function hideSecrets(config: Config): Config {
     toJSON: { value: () => redactedConfig(config), enumerable: false },
   })
   return config
+}
+
+/**
+ * Buffer options from the environment (for `serve`): ROBOT_BRAIN_INTERACTION_BATCH (maxBatch),
+ * ROBOT_BRAIN_INTERACTION_FLUSH_MS (flushDelayMs), ROBOT_BRAIN_INTERACTION_BUFFER_MAX (maxPending).
+ */
+export function interactionBufferOptionsFromEnv(env: Env = process.env): InteractionBufferOptions {
+  const read = (name: string): number | undefined => {
+    const raw = env[name]?.trim()
+    if (!raw) return undefined
+    if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`)
+    return Number(raw)
+  }
+  return {
+    maxBatch: read('ROBOT_BRAIN_INTERACTION_BATCH'),
+    flushDelayMs: read('ROBOT_BRAIN_INTERACTION_FLUSH_MS'),
+    maxPending: read('ROBOT_BRAIN_INTERACTION_BUFFER_MAX'),
+  }
 }

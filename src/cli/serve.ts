@@ -1,6 +1,7 @@
 // robot-brain-db serve [--port N] [--host H] [--log-level L] [--metrics-port N]: migrate, then serve
 // the HTTP API until SIGTERM or SIGINT, then shut down gracefully.
 import type { Command } from 'commander'
+import { interactionBufferOptionsFromEnv } from '../config.js'
 import { withRetry } from '../db/retry.js'
 import { KeyStore } from '../keys/keys.js'
 import type { buildApp } from '../server/app.js'
@@ -9,7 +10,6 @@ import { listenForMetrics } from '../server/metrics-access.js'
 import { serveOptionsFromEnv } from '../server/options.js'
 import { corsOriginsFromEnv, type RateLimitOptions, rateLimitFromEnv } from '../server/protection-options.js'
 import { shutdown } from '../server/shutdown.js'
-import { interactionBufferOptionsFromEnv } from '../store/interaction-buffer.js'
 import { openStore } from '../store/store.js'
 import { upkeepOptionsFromEnv } from '../upkeep/options.js'
 import { Upkeep } from '../upkeep/scheduler.js'

@@ -9,8 +9,8 @@
 // (the room divided by the tenants active lately), so one tenant's flood cannot lock the others out.
 
 import { isRetryable } from '../db/retry.js'
-import { ConfigError, UnavailableError } from '../errors.js'
-import type { Env, SignalName } from '../portable-types.js'
+import { UnavailableError } from '../errors.js'
+import type { SignalName } from '../portable-types.js'
 import type { NewInteraction } from './interactions.js'
 import { LIMITS } from './limits.js'
 import type { InteractionInput } from './types.js'
@@ -504,24 +504,6 @@ export class InteractionBuffer {
 
   private removeSignalHandlers(): void {
     for (const [signal, handler] of this.signalHandlers.splice(0)) process.removeListener(signal, handler)
-  }
-}
-
-/**
- * Buffer options from the environment (for `serve`): ROBOT_BRAIN_INTERACTION_BATCH (maxBatch),
- * ROBOT_BRAIN_INTERACTION_FLUSH_MS (flushDelayMs), ROBOT_BRAIN_INTERACTION_BUFFER_MAX (maxPending).
- */
-export function interactionBufferOptionsFromEnv(env: Env = process.env): InteractionBufferOptions {
-  const read = (name: string): number | undefined => {
-    const raw = env[name]?.trim()
-    if (!raw) return undefined
-    if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`)
-    return Number(raw)
-  }
-  return {
-    maxBatch: read('ROBOT_BRAIN_INTERACTION_BATCH'),
-    flushDelayMs: read('ROBOT_BRAIN_INTERACTION_FLUSH_MS'),
-    maxPending: read('ROBOT_BRAIN_INTERACTION_BUFFER_MAX'),
   }
 }
 
