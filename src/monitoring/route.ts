@@ -42,8 +42,12 @@ export function monitoringRoute(app: FastifyInstance, options: MonitoringRouteOp
     async (request) => {
       await options.access(request)
       const report = await options.snapshot()
+      // The replica as read routing last saw it (its own checks keep it current): no extra query.
+      const replica = await options.store.replica().catch(() => null)
       return {
         ...report,
+        replicaLagSeconds: replica?.lagMs != null ? replica.lagMs / 1000 : null,
+        replica: replica?.configured ? replica : null,
         embeddingBacklog: await options.store.embeddingBacklog().catch(() => null),
         interactionBuffer: options.interactionBuffer?.stats() ?? null,
       }

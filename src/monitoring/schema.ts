@@ -60,6 +60,16 @@ const Buffer = Type.Object({
   shareRefusals: Type.Integer(),
 })
 
+const Replica = Type.Object({
+  configured: Type.Boolean(),
+  up: Nullable(Type.Boolean()),
+  lagMs: Nullable(Type.Number()),
+  maxLagMs: Type.Number(),
+  serving: Type.Boolean({ description: 'Whether reads that may use the replica do now.' }),
+  reads: Type.Object({ replica: Type.Integer(), primary: Type.Integer(), fallbacks: Type.Integer() }),
+  reason: Type.Optional(Type.String()),
+})
+
 export const MonitoringResponse = Type.Object({
   connections: Nullable(Connections),
   slowQueries: Type.Object({
@@ -76,4 +86,8 @@ export const MonitoringResponse = Type.Object({
   notApplicable: Type.Array(Type.String()),
   embeddingBacklog: Nullable(Type.Integer({ description: 'Turns waiting for a vector (all tenants).' })),
   interactionBuffer: Nullable(Buffer),
+  replicaLagSeconds: Nullable(
+    Type.Number({ description: 'Null without a replica, or while its lag is unknown.' }),
+  ),
+  replica: Nullable(Replica),
 })

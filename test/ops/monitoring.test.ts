@@ -139,6 +139,9 @@ describe(`GET /monitoring and /metrics (${backend})`, () => {
     expect(r.body.cacheBlocks.hits).toBeGreaterThan(0)
     expect(r.body.embeddingBacklog).toBe(await server.store.embeddingBacklog())
     expect(r.body).toHaveProperty('interactionBuffer')
+    // No DATABASE_READ_URL in these tests: no replica, no lag.
+    expect(r.body.replica).toBeNull()
+    expect(r.body.replicaLagSeconds).toBeNull()
     expect(r.body.slowQueries.available).toBe(false)
     if (serverBackend) expect(r.body.connections.limit).toBeGreaterThan(0)
     else expect(r.body.connections).toBeNull()
