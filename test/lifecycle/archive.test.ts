@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { withRetry } from '../../src/db/retry.js'
 import { type ArchiveStep, archiveMonth, type Manifest, monthsBefore } from '../../src/lifecycle/archive.js'
+import { exportData } from '../../src/lifecycle/export.js'
+import { importLines } from '../../src/lifecycle/import.js'
 import { restoreMonth } from '../../src/lifecycle/restore.js'
 import { runTasks } from '../../src/maintenance/tasks.js'
 import { ensureMonths, PARTITIONED_TABLES } from '../../src/upkeep/partitions.js'
@@ -150,6 +152,31 @@ describe('archive and restore', () => {
     await expect(restoreMonth(owner(), dir, 'conversations', '2026-03')).rejects.toThrow(/per tenant/)
     writeFileSync(mpath, manifest)
     expect((await t.counts()).conversations).toBe(0)
+    await restoreAll()
+    expect(await snapshot()).toEqual(original)
+  })
+
+  it('export and import keep the sessions exact while months are archived', async () => {
+    await archiveAll()
+    const copy = await openTestStore('archive_copy')
+    try {
+      let text = ''
+      await exportData(owner(), {
+        write: async (chunk) => {
+          text += chunk
+        },
+      })
+      async function* lines() {
+        yield* text.split('\n')
+      }
+      const summary = await importLines(copy.store.transport.owner, lines())
+      expect(summary.errorCount).toBe(0)
+      const sessions =
+        'SELECT tenant_id, id, message_count, created_at::text, last_active::text FROM robot_brain.sessions ORDER BY 1, 2'
+      expect(await copy.ownerQuery(sessions)).toEqual(await t.ownerQuery(sessions))
+    } finally {
+      await copy.cleanup()
+    }
     await restoreAll()
     expect(await snapshot()).toEqual(original)
   })
