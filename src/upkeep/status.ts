@@ -12,12 +12,16 @@ export interface UpkeepStatus {
   runningIn: string | null
 }
 
-/** Null before migration 0008. */
+/**
+ * Null before migration 0008, and for a login that may not read the upkeep tables (the app's role
+ * given as the only URL: status then says why it shows no rows, instead of failing here).
+ */
 export async function upkeepStatus(db: Queryable, now = new Date()): Promise<UpkeepStatus | null> {
-  const { rows } = await db.query<{ t: string | null }>(
-    "SELECT to_regclass('robot_brain.upkeep_lease')::text AS t",
+  const { rows } = await db.query<{ readable: boolean | null }>(
+    `SELECT has_table_privilege(t, 'SELECT') AS readable
+       FROM (SELECT to_regclass('robot_brain.upkeep_lease')::oid AS t) x WHERE t IS NOT NULL`,
   )
-  if (!rows[0]?.t) return null
+  if (!rows[0]?.readable) return null
   const lease = await leaseState(db, UPKEEP_JOB)
   const held = lease?.holder && lease.expiresAt && lease.expiresAt > now ? lease.holder : null
   return {
