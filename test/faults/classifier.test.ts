@@ -25,7 +25,8 @@ async function failure(fn: () => Promise<unknown>): Promise<unknown> {
 }
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url })
+  // A bounded connect: a hang fails the test with a timeout error, not the test's own 60 s limit.
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 })
   c.on('error', () => {})
   await c.connect()
   try {

@@ -25,8 +25,13 @@ export async function runPgBinary(binary, args, options = {}) {
   return run(cmd, argv, { timeout: 60_000, ...options })
 }
 
-/** A TCP port nobody listens on right now, from a range away from the usual ones. */
-export async function freePort(from = 55_432, to = 59_999) {
+/**
+ * A TCP port nobody listens on right now, from a range away from the usual ones and below Linux's
+ * ephemeral ports (32768-60999): a connection to a free port inside that range can be given the same
+ * port as its own source and connect to itself (TCP simultaneous open), so a "refused port" test
+ * then hangs talking to itself instead of being refused.
+ */
+export async function freePort(from = 22_000, to = 29_999) {
   for (let i = 0; i < 50; i++) {
     const port = from + Math.floor(Math.random() * (to - from))
     const free = await new Promise((resolve) => {
