@@ -3,7 +3,10 @@ import { runtimeRoleProblem } from './db/runtime-role.js'
 import { deriveDirectUrl, isNeonPooledUrl, looksPooled, parseUrl, redactUrl } from './db/urls.js'
 import { ConfigError } from './errors.js'
 import { type Env, INSPECT_CUSTOM } from './portable-types.js'
+import { resolveTimeouts, type ServeEnvOptions, type ServerLimits } from './server/options.js'
+import type { RateLimitOptions } from './server/protection-options.js'
 import type { InteractionBufferOptions } from './store/interaction-buffer.js'
+import { parseDuration, type RetentionPolicy, UPKEEP_DEFAULTS, type UpkeepOptions } from './upkeep/options.js'
 
 export type Driver = 'pglite' | 'pg' | 'neon'
 export const DRIVERS: readonly Driver[] = ['pg', 'neon', 'pglite']
@@ -226,5 +229,172 @@ export function interactionBufferOptionsFromEnv(env: Env = process.env): Interac
     maxBatch: read('ROBOT_BRAIN_INTERACTION_BATCH'),
     flushDelayMs: read('ROBOT_BRAIN_INTERACTION_FLUSH_MS'),
     maxPending: read('ROBOT_BRAIN_INTERACTION_BUFFER_MAX'),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The other settings the environment holds: the HTTP server, its protection, the embedder, upkeep
+// and Neon's API for branches. Read here only, so one file lists every variable; each module gets
+// plain values. (Two exceptions: the benchmark, a development tool, reads its own ROBOT_BRAIN_BENCH_*
+// variables; `archive` reads ROBOT_BRAIN_ARCHIVE_KILL_AFTER, the crash tests' fault injection.)
+
+/** What `serve` reads besides the store's options: PORT, HOST, LOG_LEVEL, ROBOT_BRAIN_ALLOW_ANONYMOUS. */
+export interface ServeEnv {
+  port?: string
+  host?: string
+  logLevel?: string
+  allowAnonymous: boolean
+}
+
+export function serveEnv(env: Env = process.env): ServeEnv {
+  return {
+    port: env.PORT?.trim() || undefined,
+    host: env.HOST?.trim() || undefined,
+    logLevel: env.LOG_LEVEL?.trim() || undefined,
+    allowAnonymous: env.ROBOT_BRAIN_ALLOW_ANONYMOUS?.trim() === 'true',
+  }
+}
+
+/**
+ * ROBOT_BRAIN_REQUEST_TIMEOUT_MS, ROBOT_BRAIN_HEADERS_TIMEOUT_MS, ROBOT_BRAIN_MAX_CONNECTIONS_PER_CLIENT,
+ * ROBOT_BRAIN_HEAVY_CONCURRENCY, ROBOT_BRAIN_METRICS_TOKEN, ROBOT_BRAIN_METRICS_PORT.
+ */
+export function serveOptionsFromEnv(env: Env = process.env): ServeEnvOptions {
+  const read = (name: string): number | undefined => {
+    const raw = env[name]?.trim()
+    if (!raw) return undefined
+    if (!/^\d{1,9}$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`)
+    return Number(raw)
+  }
+  const heavy = read('ROBOT_BRAIN_HEAVY_CONCURRENCY')
+  if (heavy === 0) throw new ConfigError('ROBOT_BRAIN_HEAVY_CONCURRENCY must be at least 1')
+  const metricsPort = read('ROBOT_BRAIN_METRICS_PORT')
+  if (metricsPort !== undefined && metricsPort > 65_535) {
+    throw new ConfigError(`ROBOT_BRAIN_METRICS_PORT must be a port number, got ${metricsPort}`)
+  }
+  const token = env.ROBOT_BRAIN_METRICS_TOKEN?.trim()
+  if (token !== undefined && token !== '' && token.length < 16) {
+    throw new ConfigError('ROBOT_BRAIN_METRICS_TOKEN must be at least 16 characters')
+  }
+  const limits: ServerLimits = {
+    requestTimeoutMs: read('ROBOT_BRAIN_REQUEST_TIMEOUT_MS'),
+    headersTimeoutMs: read('ROBOT_BRAIN_HEADERS_TIMEOUT_MS'),
+    maxConnectionsPerClient: read('ROBOT_BRAIN_MAX_CONNECTIONS_PER_CLIENT'),
+    heavy: heavy === undefined ? undefined : { max: heavy },
+  }
+  resolveTimeouts(limits) // fails early on a headers timeout above the request timeout
+  return { limits, metricsToken: token || undefined, metricsPort }
+}
+
+/** The rate limit from the environment: ROBOT_BRAIN_RATE_LIMIT (0: off) per ROBOT_BRAIN_RATE_LIMIT_WINDOW_MS. */
+export function rateLimitFromEnv(env: Env = process.env): RateLimitOptions | false {
+  const max = intFromEnv(env, 'ROBOT_BRAIN_RATE_LIMIT', 60_000)
+  const timeWindowMs = intFromEnv(env, 'ROBOT_BRAIN_RATE_LIMIT_WINDOW_MS', 60_000)
+  if (timeWindowMs < 1) throw new RangeError('ROBOT_BRAIN_RATE_LIMIT_WINDOW_MS must be a positive integer')
+  return max === 0 ? false : { max, timeWindowMs }
+}
+
+/** ROBOT_BRAIN_CORS_ORIGINS: comma-separated origins (https://app.example.com); none: CORS off. */
+export function corsOriginsFromEnv(env: Env = process.env): string[] {
+  const raw = env.ROBOT_BRAIN_CORS_ORIGINS?.trim()
+  if (!raw) return []
+  return raw.split(',').map((o) => {
+    const origin = o.trim()
+    let url: URL
+    try {
+      url = new URL(origin)
+    } catch {
+      throw new RangeError(`ROBOT_BRAIN_CORS_ORIGINS: "${origin}" is not an origin (https://host[:port])`)
+    }
+    if (url.origin !== origin) {
+      throw new RangeError(
+        `ROBOT_BRAIN_CORS_ORIGINS: "${origin}" is not an origin; did you mean "${url.origin}"?`,
+      )
+    }
+    return origin
+  })
+}
+
+function intFromEnv(env: Env, name: string, fallback: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw)) throw new RangeError(`${name} must be a non-negative integer, got "${raw}"`)
+  return Number(raw)
+}
+
+/** Which embedder: EMBEDDINGS (builtin | off), or an OpenAI-compatible endpoint (EMBEDDINGS_URL ...). */
+export type EmbeddingsSettings =
+  | { kind: 'off' }
+  | { kind: 'builtin' }
+  | { kind: 'openai'; url: string; model: string; apiKey?: string; dimensions?: number }
+
+export function embeddingsFromEnv(env: Env = process.env): EmbeddingsSettings {
+  const mode = (env.EMBEDDINGS ?? '').trim().toLowerCase()
+  if (mode === 'off' || mode === 'none') return { kind: 'off' }
+  const url = env.EMBEDDINGS_URL?.trim()
+  if (url) {
+    try {
+      new URL(url)
+    } catch {
+      throw new ConfigError('EMBEDDINGS_URL is not a URL')
+    }
+    const model = env.EMBEDDINGS_MODEL?.trim()
+    if (!model) throw new ConfigError('EMBEDDINGS_MODEL is required with EMBEDDINGS_URL')
+    const dims = env.EMBEDDINGS_DIMENSIONS?.trim()
+    const dimensions = dims ? Number(dims) : undefined
+    if (dimensions !== undefined && (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > 16000))
+      throw new ConfigError('EMBEDDINGS_DIMENSIONS must be an integer from 1 to 16000')
+    return { kind: 'openai', url, model, apiKey: env.EMBEDDINGS_API_KEY || undefined, dimensions }
+  }
+  if (mode !== '' && mode !== 'builtin')
+    throw new ConfigError('EMBEDDINGS must be builtin or off (or set EMBEDDINGS_URL)')
+  return { kind: 'builtin' }
+}
+
+function months(name: string, raw: string | undefined): number | null {
+  const value = raw?.trim()
+  if (!value || value === 'all') return null
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1)
+    throw new ConfigError(`${name} must be a whole number of months from 1 (or "all"), got "${raw}"`)
+  return Number(value)
+}
+
+export function upkeepOptionsFromEnv(env: Env = process.env): UpkeepOptions {
+  const interval = env.ROBOT_BRAIN_UPKEEP_INTERVAL?.trim()
+  const lease = env.ROBOT_BRAIN_UPKEEP_LEASE?.trim()
+  const retention: RetentionPolicy = {
+    conversationsMonths: months(
+      'ROBOT_BRAIN_RETENTION_CONVERSATIONS_MONTHS',
+      env.ROBOT_BRAIN_RETENTION_CONVERSATIONS_MONTHS,
+    ),
+    interactionsMonths: months(
+      'ROBOT_BRAIN_RETENTION_INTERACTIONS_MONTHS',
+      env.ROBOT_BRAIN_RETENTION_INTERACTIONS_MONTHS,
+    ),
+    archiveDir: env.ROBOT_BRAIN_ARCHIVE_DIR?.trim() || null,
+  }
+  const options: UpkeepOptions = {
+    intervalMs: interval
+      ? parseDuration('ROBOT_BRAIN_UPKEEP_INTERVAL', interval)
+      : UPKEEP_DEFAULTS.intervalMs,
+    leaseMs: lease ? parseDuration('ROBOT_BRAIN_UPKEEP_LEASE', lease) : UPKEEP_DEFAULTS.leaseMs,
+    retention,
+  }
+  if (options.leaseMs < 1000) throw new ConfigError('ROBOT_BRAIN_UPKEEP_LEASE must be at least 1s')
+  return options
+}
+
+/** Neon's API for `branch`: NEON_API_KEY, NEON_PROJECT_ID, NEON_API_URL (another API address). */
+export interface NeonApiSettings {
+  apiKey?: string
+  projectId?: string
+  apiUrl?: string
+}
+
+export function neonApiFromEnv(env: Env = process.env): NeonApiSettings {
+  return {
+    apiKey: env.NEON_API_KEY?.trim() || undefined,
+    projectId: env.NEON_PROJECT_ID?.trim() || undefined,
+    apiUrl: env.NEON_API_URL?.trim() || undefined,
   }
 }

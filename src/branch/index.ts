@@ -1,6 +1,6 @@
 // Which kind of branch a configuration gets: the embedded database's directory, a Neon branch (with an
 // API key and project), or a database copy on any other PostgreSQL.
-import type { Config } from '../config.js'
+import { type Config, type NeonApiSettings, neonApiFromEnv } from '../config.js'
 import { parseUrl } from '../db/urls.js'
 import { EmbeddedBrancher } from './embedded.js'
 import { NeonBrancher } from './neon.js'
@@ -12,22 +12,21 @@ export { BranchError } from './types.js'
 
 const isNeonHost = (url: string) => /\.neon\.(tech|build)$/.test(parseUrl(url).hostname)
 
-export function brancherFor(config: Config, env: NodeJS.ProcessEnv = process.env): Brancher {
+export function brancherFor(config: Config, neon: NeonApiSettings = neonApiFromEnv()): Brancher {
   if (config.driver === 'pglite') return new EmbeddedBrancher(config.dataDir)
   const directUrl = config.directUrl ?? config.url
   const appUrl = config.url ?? directUrl
   if (!directUrl || !appUrl) throw new BranchError('no database URL: set DATABASE_URL')
-  if (env.NEON_API_KEY || env.NEON_PROJECT_ID) {
-    if (!env.NEON_API_KEY)
-      throw new BranchError('NEON_PROJECT_ID is set but NEON_API_KEY is not: both are needed')
-    if (!env.NEON_PROJECT_ID)
+  if (neon.apiKey || neon.projectId) {
+    if (!neon.apiKey) throw new BranchError('NEON_PROJECT_ID is set but NEON_API_KEY is not: both are needed')
+    if (!neon.projectId)
       throw new BranchError('NEON_API_KEY is set but NEON_PROJECT_ID is not: both are needed')
     return new NeonBrancher({
-      apiKey: env.NEON_API_KEY,
-      projectId: env.NEON_PROJECT_ID,
+      apiKey: neon.apiKey,
+      projectId: neon.projectId,
       directUrl,
       pooled: config.pooled,
-      apiUrl: env.NEON_API_URL,
+      apiUrl: neon.apiUrl,
     })
   }
   if (isNeonHost(directUrl)) {

@@ -1,7 +1,7 @@
 // robot-brain-db maintain [task...] [--force] [--json]: the tasks `serve` runs on its schedule, by hand.
 import type { Command } from 'commander'
+import { upkeepOptionsFromEnv } from '../config.js'
 import { runMaintenance, TASKS } from '../maintenance/tasks.js'
-import { upkeepOptionsFromEnv } from '../upkeep/options.js'
 import { type DbFlags, printJson, UsageError, withStore } from './common.js'
 
 export function register(program: Command): void {

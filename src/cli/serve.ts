@@ -1,17 +1,22 @@
 // robot-brain-db serve [--port N] [--host H] [--log-level L] [--metrics-port N]: migrate, then serve
 // the HTTP API until SIGTERM or SIGINT, then shut down gracefully.
 import type { Command } from 'commander'
-import { interactionBufferOptionsFromEnv } from '../config.js'
+import {
+  corsOriginsFromEnv,
+  interactionBufferOptionsFromEnv,
+  rateLimitFromEnv,
+  serveEnv,
+  serveOptionsFromEnv,
+  upkeepOptionsFromEnv,
+} from '../config.js'
 import { withRetry } from '../db/retry.js'
 import { KeyStore } from '../keys/keys.js'
 import type { buildApp } from '../server/app.js'
 import { isLoopbackHost } from '../server/auth.js'
 import { listenForMetrics } from '../server/metrics-access.js'
-import { serveOptionsFromEnv } from '../server/options.js'
-import { corsOriginsFromEnv, type RateLimitOptions, rateLimitFromEnv } from '../server/protection-options.js'
+import type { RateLimitOptions } from '../server/protection-options.js'
 import { shutdown } from '../server/shutdown.js'
 import { openStore } from '../store/store.js'
-import { upkeepOptionsFromEnv } from '../upkeep/options.js'
 import { Upkeep } from '../upkeep/scheduler.js'
 import { type DbFlags, storeOptions, UsageError } from './common.js'
 import { logStartup, serveLoggerOptions } from './serve-log.js'
@@ -64,17 +69,15 @@ export function register(program: Command): void {
         'ROBOT_BRAIN_UPKEEP_INTERVAL (6h; off: never), one server at a time, only while serving requests.',
     )
     .action(async (opts: ServeFlags) => {
-      const port = opts.port
-        ? parsePort(opts.port, '--port')
-        : parsePort(process.env.PORT?.trim() || '3000', 'PORT')
-      const host = opts.host ?? (process.env.HOST?.trim() || '127.0.0.1')
-      const level = opts.logLevel ?? (process.env.LOG_LEVEL?.trim() || 'info')
+      const fromEnv = serveEnv()
+      const port = opts.port ? parsePort(opts.port, '--port') : parsePort(fromEnv.port ?? '3000', 'PORT')
+      const host = opts.host ?? fromEnv.host ?? '127.0.0.1'
+      const level = opts.logLevel ?? fromEnv.logLevel ?? 'info'
       if (!LOG_LEVELS.includes(level))
         throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`)
       const env = serveOptionsFromEnv()
       const metricsPort = opts.metricsPort ? parsePort(opts.metricsPort, '--metrics-port') : env.metricsPort
-      const allowAnonymous =
-        opts.allowAnonymous === true || process.env.ROBOT_BRAIN_ALLOW_ANONYMOUS === 'true'
+      const allowAnonymous = opts.allowAnonymous === true || fromEnv.allowAnonymous
       let protection: { rateLimit: RateLimitOptions | false; corsOrigins: string[] }
       try {
         protection = { rateLimit: rateLimitFromEnv(), corsOrigins: corsOriginsFromEnv() }

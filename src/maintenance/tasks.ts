@@ -1,10 +1,12 @@
 // Named, repeatable upkeep tasks. Each runs on the owner pool (the direct URL) and is safe to run
 // again at any time, or from two processes at once: `serve` runs them on its schedule (src/upkeep/),
 // `robot-brain-db maintain` by hand. Not pg_cron: on Neon it only runs while the compute is awake.
+
+import { upkeepOptionsFromEnv } from '../config.js'
 import type { DbPool } from '../db/pool.js'
 import { withRetry } from '../db/retry.js'
 import type { Store } from '../store/store.js'
-import { type RetentionPolicy, upkeepOptionsFromEnv } from '../upkeep/options.js'
+import type { RetentionPolicy } from '../upkeep/options.js'
 import { ensurePartitions } from '../upkeep/partitions.js'
 import { applyRetention } from '../upkeep/retention.js'
 import { refreshSessionStatsIfChanged } from '../upkeep/stats-refresh.js'

@@ -1,7 +1,6 @@
 // Limits the HTTP server puts on clients, with their defaults, and how `serve` reads them from the
 // environment. docs/http.md ("Limits a client meets") and README's Security section list them.
 import { ConfigError } from '../errors.js'
-import type { Env } from '../portable-types.js'
 import type { HeavyLimitOptions } from './concurrency.js'
 
 export interface ServerLimits {
@@ -31,37 +30,6 @@ export interface ServeEnvOptions {
   metricsToken?: string
   /** Serve /metrics on this port instead of the API port (ROBOT_BRAIN_METRICS_PORT). */
   metricsPort?: number
-}
-
-/**
- * ROBOT_BRAIN_REQUEST_TIMEOUT_MS, ROBOT_BRAIN_HEADERS_TIMEOUT_MS, ROBOT_BRAIN_MAX_CONNECTIONS_PER_CLIENT,
- * ROBOT_BRAIN_HEAVY_CONCURRENCY, ROBOT_BRAIN_METRICS_TOKEN, ROBOT_BRAIN_METRICS_PORT.
- */
-export function serveOptionsFromEnv(env: Env = process.env): ServeEnvOptions {
-  const read = (name: string): number | undefined => {
-    const raw = env[name]?.trim()
-    if (!raw) return undefined
-    if (!/^\d{1,9}$/.test(raw)) throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`)
-    return Number(raw)
-  }
-  const heavy = read('ROBOT_BRAIN_HEAVY_CONCURRENCY')
-  if (heavy === 0) throw new ConfigError('ROBOT_BRAIN_HEAVY_CONCURRENCY must be at least 1')
-  const metricsPort = read('ROBOT_BRAIN_METRICS_PORT')
-  if (metricsPort !== undefined && metricsPort > 65_535) {
-    throw new ConfigError(`ROBOT_BRAIN_METRICS_PORT must be a port number, got ${metricsPort}`)
-  }
-  const token = env.ROBOT_BRAIN_METRICS_TOKEN?.trim()
-  if (token !== undefined && token !== '' && token.length < 16) {
-    throw new ConfigError('ROBOT_BRAIN_METRICS_TOKEN must be at least 16 characters')
-  }
-  const limits: ServerLimits = {
-    requestTimeoutMs: read('ROBOT_BRAIN_REQUEST_TIMEOUT_MS'),
-    headersTimeoutMs: read('ROBOT_BRAIN_HEADERS_TIMEOUT_MS'),
-    maxConnectionsPerClient: read('ROBOT_BRAIN_MAX_CONNECTIONS_PER_CLIENT'),
-    heavy: heavy === undefined ? undefined : { max: heavy },
-  }
-  resolveTimeouts(limits) // fails early on a headers timeout above the request timeout
-  return { limits, metricsToken: token || undefined, metricsPort }
 }
 
 /** The timeouts with defaults filled in, checked against each other. */

@@ -1,4 +1,4 @@
-// Upkeep settings from the environment: how often serve runs upkeep, how long a lease lasts, and the
+// Upkeep settings (config.ts reads them from the environment): how often serve runs upkeep, how long a lease lasts, and the
 // retention policy (months to keep; default: keep everything).
 import { ConfigError } from '../errors.js'
 
@@ -34,37 +34,4 @@ export function parseDuration(name: string, raw: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value)
   if (!m) throw new ConfigError(`${name} must be a duration such as 6h, 30m, 90s or off, got "${raw}"`)
   return Math.round(Number(m[1]) * (UNITS[m[2] ?? 'ms'] ?? 1))
-}
-
-function months(name: string, raw: string | undefined): number | null {
-  const value = raw?.trim()
-  if (!value || value === 'all') return null
-  if (!/^\d{1,4}$/.test(value) || Number(value) < 1)
-    throw new ConfigError(`${name} must be a whole number of months from 1 (or "all"), got "${raw}"`)
-  return Number(value)
-}
-
-export function upkeepOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): UpkeepOptions {
-  const interval = env.ROBOT_BRAIN_UPKEEP_INTERVAL?.trim()
-  const lease = env.ROBOT_BRAIN_UPKEEP_LEASE?.trim()
-  const retention: RetentionPolicy = {
-    conversationsMonths: months(
-      'ROBOT_BRAIN_RETENTION_CONVERSATIONS_MONTHS',
-      env.ROBOT_BRAIN_RETENTION_CONVERSATIONS_MONTHS,
-    ),
-    interactionsMonths: months(
-      'ROBOT_BRAIN_RETENTION_INTERACTIONS_MONTHS',
-      env.ROBOT_BRAIN_RETENTION_INTERACTIONS_MONTHS,
-    ),
-    archiveDir: env.ROBOT_BRAIN_ARCHIVE_DIR?.trim() || null,
-  }
-  const options: UpkeepOptions = {
-    intervalMs: interval
-      ? parseDuration('ROBOT_BRAIN_UPKEEP_INTERVAL', interval)
-      : UPKEEP_DEFAULTS.intervalMs,
-    leaseMs: lease ? parseDuration('ROBOT_BRAIN_UPKEEP_LEASE', lease) : UPKEEP_DEFAULTS.leaseMs,
-    retention,
-  }
-  if (options.leaseMs < 1000) throw new ConfigError('ROBOT_BRAIN_UPKEEP_LEASE must be at least 1s')
-  return options
 }

@@ -4,10 +4,10 @@
 import type { Server as HttpServer } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { serveOptionsFromEnv } from '../../src/config.js'
 import { KeyStore } from '../../src/keys/keys.js'
 import { buildApp } from '../../src/server/app.js'
 import { listenForMetrics } from '../../src/server/metrics-access.js'
-import { serveOptionsFromEnv } from '../../src/server/options.js'
 import { backendName } from '../support/backend.js'
 import { OPEN_TIMEOUT_MS, type Server, startServer } from './support.js'
 
