@@ -9,17 +9,9 @@
 // moment after the client already sent its next request.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { TooBusyError } from './errors.js'
+import type { HeavyLimitOptions } from './options.js'
 
-export interface HeavyLimitOptions {
-  /** Heavy requests running at once. Default 8. */
-  max?: number
-  /** Heavy requests of one tenant running at once. Default half of max (at least 1). */
-  perTenant?: number
-  /** Longest a request waits for a slot before it is refused (ms). Default 2000. */
-  queueMs?: number
-  /** Requests of one tenant waiting at once; more are refused with 429 at once. Default 64. */
-  queuePerTenant?: number
-}
+export type { HeavyLimitOptions } from './options.js'
 
 interface Waiter {
   tenant: string

@@ -1,7 +1,18 @@
 // Limits the HTTP server puts on clients, with their defaults, and how `serve` reads them from the
 // environment. docs/http.md ("Limits a client meets") and README's Security section list them.
 import { ConfigError } from '../errors.js'
-import type { HeavyLimitOptions } from './concurrency.js'
+
+/** The heavy-request limit (concurrency.ts); here so the configuration's types need no Fastify. */
+export interface HeavyLimitOptions {
+  /** Heavy requests running at once. Default 8. */
+  max?: number
+  /** Heavy requests of one tenant running at once. Default half of max (at least 1). */
+  perTenant?: number
+  /** Longest a request waits for a slot before it is refused (ms). Default 2000. */
+  queueMs?: number
+  /** Requests of one tenant waiting at once; more are refused with 429 at once. Default 64. */
+  queuePerTenant?: number
+}
 
 export interface ServerLimits {
   /**
