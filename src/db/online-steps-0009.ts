@@ -1,6 +1,7 @@
 // Online steps of migration 0009: the ids of turns stored before it go into turn_ids, and sessions
 // stored before it get the span of their turns. Both in committed batches that record their progress.
 import type { StepContext } from './online-steps.js'
+import { inTurnBatches } from './turn-batches.js'
 
 /**
  * Keys the turns in primary-key order, a batch per statement. New turns are keyed as they are
@@ -21,36 +22,19 @@ keyed AS (
   ON CONFLICT DO NOTHING
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM keyed)::integer AS keyed,
+SELECT (SELECT count(*) FROM keyed)::integer AS n,
        last.tenant_id, last.id::text AS id, last.created_at::text AS created_at
 FROM (SELECT * FROM batch ORDER BY tenant_id DESC, id DESC, created_at DESC LIMIT 1) last`
 
 export async function backfillTurnIds(ctx: StepContext): Promise<boolean> {
-  let key = ctx.progress as { tenantId?: string; id?: string; createdAt?: string; keyed?: number }
-  let keyed = key.keyed ?? 0
-  for (;;) {
-    if (!ctx.batch()) return false
-    const { rows } = await ctx.pool.query<{
-      keyed: number
-      tenant_id: string
-      id: string
-      created_at: string
-    }>({
-      text: BACKFILL_TURN_IDS,
-      values: [
-        key.tenantId ?? '',
-        key.id ?? '00000000-0000-0000-0000-000000000000',
-        key.createdAt ?? '-infinity',
-        ctx.options.batchSize,
-      ],
-    })
-    const last = rows[0]
-    if (!last) break
-    keyed += last.keyed
-    key = { tenantId: last.tenant_id, id: last.id, createdAt: last.created_at, keyed }
-    await ctx.save(key)
-    ctx.options.onProgress?.('backfill_turn_ids', `${keyed} turn ids keyed`)
-  }
+  const done = await inTurnBatches(
+    ctx,
+    'backfill_turn_ids',
+    BACKFILL_TURN_IDS,
+    'keyed',
+    (n) => `${n} turn ids keyed`,
+  )
+  if (!done) return false
   await ctx.pool.query(
     `CREATE OR REPLACE FUNCTION robot_brain.turn_ids_complete() RETURNS boolean
      LANGUAGE sql STABLE AS $$ SELECT true $$`,

@@ -11,6 +11,7 @@
 // Later migrations add their steps to STEPS under their version number.
 import { backfillSessionSpans, backfillTurnIds } from './online-steps-0009.js'
 import type { DbPool, Queryable } from './pool.js'
+import { inTurnBatches } from './turn-batches.js'
 
 export interface OnlineStepOptions {
   /** CREATE INDEX CONCURRENTLY (a server). The embedded database has one connection: plain. */
@@ -174,36 +175,18 @@ filled AS (
      AND c.search_vector IS NULL
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM filled)::integer AS filled,
+SELECT (SELECT count(*) FROM filled)::integer AS n,
        last.tenant_id, last.id::text AS id, last.created_at::text AS created_at
 FROM (SELECT * FROM batch ORDER BY tenant_id DESC, id DESC, created_at DESC LIMIT 1) last`
 
-async function backfillSearchVector(ctx: StepContext): Promise<boolean> {
-  let key = ctx.progress as { tenantId?: string; id?: string; createdAt?: string; filled?: number }
-  let filled = key.filled ?? 0
-  for (;;) {
-    if (!ctx.batch()) return false
-    const { rows } = await ctx.pool.query<{
-      filled: number
-      tenant_id: string
-      id: string
-      created_at: string
-    }>({
-      text: BACKFILL_SEARCH_VECTOR,
-      values: [
-        key.tenantId ?? '',
-        key.id ?? '00000000-0000-0000-0000-000000000000',
-        key.createdAt ?? '-infinity',
-        ctx.options.batchSize,
-      ],
-    })
-    const last = rows[0]
-    if (!last) return true
-    filled += last.filled
-    key = { tenantId: last.tenant_id, id: last.id, createdAt: last.created_at, filled }
-    await ctx.save(key)
-    ctx.options.onProgress?.('backfill_search_vector', `${filled} turns filled`)
-  }
+function backfillSearchVector(ctx: StepContext): Promise<boolean> {
+  return inTurnBatches(
+    ctx,
+    'backfill_search_vector',
+    BACKFILL_SEARCH_VECTOR,
+    'filled',
+    (n) => `${n} turns filled`,
+  )
 }
 
 /**
