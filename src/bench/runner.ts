@@ -3,14 +3,12 @@
 // A suite that fails is recorded and the run goes on; the bench reports targets, it never fails on
 // a missed one.
 import { performance } from 'node:perf_hooks'
-import pg from 'pg'
-import type { DbPool } from '../db/pool.js'
 import { historyPhase, httpPhase, interactionPhase, turnPhase } from './phases.js'
 import { PROFILES, type SuiteName } from './profiles.js'
 import { evaluateTargets, type Report, writeReport } from './report.js'
 import { gitCommit, machine } from './run-info.js'
 import { RunLog } from './run-log.js'
-import { createBenchDatabase } from './server.js'
+import { benchOwnerPool, createBenchDatabase } from './server.js'
 import { openServerTargets } from './server-targets.js'
 import { analyticsRun, analyticsTargets } from './suite-analytics.js'
 import { HISTORY_READERS } from './suite-history.js'
@@ -47,13 +45,7 @@ async function serverRun(
   run.log(`creating the bench database on ${new URL(opts.adminUrl).host}`)
   const db = await createBenchDatabase(opts)
   run.log(`  ${db.name}`)
-  const ownerPool = new pg.Pool({
-    connectionString: db.ownerUrl,
-    max: 4,
-    application_name: 'robot-brain-bench',
-  })
-  ownerPool.on('error', () => {})
-  const owner = ownerPool as unknown as DbPool
+  const owner = benchOwnerPool(db.ownerUrl, 4)
   let opened: Awaited<ReturnType<typeof openServerTargets>> | undefined
   try {
     const server = await owner.query<Record<string, string>>(
@@ -73,7 +65,7 @@ async function serverRun(
     if (want('history')) await historyPhase(run, profile, targets, owner, profile.historySizes)
   } finally {
     await opened?.close()
-    await ownerPool.end().catch(() => {})
+    await owner.end().catch(() => {})
     if (opts.keep) run.log(`kept database ${db.name}`)
     else await db.drop().catch((err) => run.error(`dropping ${db.name}: ${(err as Error).message}`))
   }

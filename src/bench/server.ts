@@ -1,6 +1,7 @@
 // The PostgreSQL server a run measures on: a database of its own (rbbench_<time>), created as the
 // administrator and dropped at the end unless kept, and the login role PgBouncer lets through.
 import pg from 'pg'
+import type { DbPool } from '../db/pool.js'
 import { deriveRuntimeRole } from '../db/runtime-role.js'
 import { redactUrl } from '../db/urls.js'
 
@@ -104,4 +105,11 @@ BEGIN
   END IF;
 END $$`),
   )
+}
+
+/** A pool of the bench database's owner on the direct URL, for loading data and checks. */
+export function benchOwnerPool(ownerUrl: string, max: number): DbPool {
+  const pool = new pg.Pool({ connectionString: ownerUrl, max, application_name: 'robot-brain-bench' })
+  pool.on('error', () => {})
+  return pool as unknown as DbPool
 }

@@ -8,7 +8,6 @@
 // count; ingest with rollups >= 0.8x of without. The first answer of each query is checked against the
 // raw figures (counts exact, percentiles within 1%): a mismatch is an error of the run.
 import { performance } from 'node:perf_hooks'
-import pg from 'pg'
 import type { Bucket } from '../analytics/range.js'
 import type { DbPool } from '../db/pool.js'
 import { insertInteractions } from '../store/interactions.js'
@@ -16,7 +15,7 @@ import { type CompareOptions, type Comparison, compare, runClosedLoop } from './
 import { makeEvents, ROBOT_RESPONSE, USER_MESSAGE } from './payload.js'
 import type { ResultRow, TargetCheck } from './report.js'
 import type { RunLog } from './run-log.js'
-import { createBenchDatabase, type ServerOptions } from './server.js'
+import { benchOwnerPool, createBenchDatabase, type ServerOptions } from './server.js'
 import { openServerTargets } from './server-targets.js'
 import { summarize } from './stats.js'
 import { BENCH_TENANT, type Target } from './targets.js'
@@ -472,13 +471,7 @@ export async function analyticsRun(opts: AnalyticsRunOptions, run: RunLog): Prom
   const p = withSizes(PROFILES[opts.mode], process.env.ROBOT_BRAIN_BENCH_ANALYTICS_SIZES)
   run.log('analytics: creating a database of its own')
   const db = await createBenchDatabase(opts)
-  const ownerPool = new pg.Pool({
-    connectionString: db.ownerUrl,
-    max: 2,
-    application_name: 'robot-brain-bench',
-  })
-  ownerPool.on('error', () => {})
-  const owner = ownerPool as unknown as DbPool
+  const owner = benchOwnerPool(db.ownerUrl, 2)
   let opened: Awaited<ReturnType<typeof openServerTargets>> | undefined
   try {
     opened = await openServerTargets(run, ['pg'], db, owner, opts.appLogin)
@@ -497,7 +490,7 @@ export async function analyticsRun(opts: AnalyticsRunOptions, run: RunLog): Prom
     }
   } finally {
     await opened?.close()
-    await ownerPool.end().catch(() => {})
+    await owner.end().catch(() => {})
     if (opts.keep) run.log(`kept database ${db.name}`)
     else await db.drop().catch((err) => run.error(`dropping ${db.name}: ${(err as Error).message}`))
   }

@@ -5,13 +5,11 @@
 // Targets: each 41-partition figure >= 0.9x its 5-partition figure; one writer >= 1.0x the naive
 // transaction; history through PgBouncer (no prepared statements) >= 0.8x the raw query.
 import { randomInt } from 'node:crypto'
-import pg from 'pg'
-import type { DbPool } from '../db/pool.js'
 import { type CompareOptions, compare, runClosedLoop } from './load.js'
 import { ROBOT_RESPONSE, USER_MESSAGE } from './payload.js'
 import type { ResultRow, TargetCheck } from './report.js'
 import type { RunLog } from './run-log.js'
-import { createBenchDatabase, type ServerOptions } from './server.js'
+import { benchOwnerPool, createBenchDatabase, type ServerOptions } from './server.js'
 import { openServerTargets } from './server-targets.js'
 import { HISTORY_LIMIT, HISTORY_READERS } from './suite-history.js'
 import { runTurnCase, type TurnCase } from './suite-turns.js'
@@ -157,13 +155,7 @@ export async function partitionsRun(opts: PartitionRunOptions, run: RunLog): Pro
   if (!names.includes('pg')) return undefined
   run.log('partitions: creating a database of its own')
   const db = await createBenchDatabase(opts)
-  const ownerPool = new pg.Pool({
-    connectionString: db.ownerUrl,
-    max: 2,
-    application_name: 'robot-brain-bench',
-  })
-  ownerPool.on('error', () => {})
-  const owner = ownerPool as unknown as DbPool
+  const owner = benchOwnerPool(db.ownerUrl, 2)
   let opened: Awaited<ReturnType<typeof openServerTargets>> | undefined
   try {
     opened = await openServerTargets(run, names, db, owner, opts.appLogin)
@@ -183,7 +175,7 @@ export async function partitionsRun(opts: PartitionRunOptions, run: RunLog): Pro
     await casesAt(run, opened.targets, p, after)
   } finally {
     await opened?.close()
-    await ownerPool.end().catch(() => {})
+    await owner.end().catch(() => {})
     if (opts.keep) run.log(`kept database ${db.name}`)
     else await db.drop().catch((err) => run.error(`dropping ${db.name}: ${(err as Error).message}`))
   }
