@@ -84,7 +84,7 @@ describe.runIf(backend === 'pg')('branch on plain PostgreSQL: CREATE DATABASE ..
     expect(list.stdout).not.toContain('pw-for-branch')
   })
 
-  it('deletes only branches: the source and other databases are left alone', async () => {
+  it('deletes only branches, refuses while a session is open on one unless --force; the source is left alone', async () => {
     const source = db.ownerUrl.split('/').pop() as string
     const r = await cli(['branch', 'delete', source], env)
     expect(r.code).toBe(1)
@@ -97,8 +97,22 @@ describe.runIf(backend === 'pg')('branch on plain PostgreSQL: CREATE DATABASE ..
       /branch name "Bad Name" is not valid/,
     )
 
-    const gone = await cli(['branch', 'delete', name], env)
-    expect(gone.code, gone.stderr).toBe(0)
+    // A session open on the branch: delete refuses and names it; --force disconnects it and drops.
+    const open = await rawPg(`postgres://postgres@127.0.0.1:5432/${name}`)
+    open.on('error', () => {})
+    try {
+      const pid = (await open.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
+      const refused = await cli(['branch', 'delete', name], env)
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toMatch(/has 1 open session\(s\): .*pass --force to disconnect them/)
+      expect(refused.stderr).toContain(`pid ${pid}`)
+      expect(json<Branch[]>(await cli(['branch', 'list', '--json'], env)).map((b) => b.name)).toEqual([name])
+      const gone = await cli(['branch', 'delete', name, '--force'], env)
+      expect(gone.code, gone.stderr).toBe(0)
+      await expect(open.query('SELECT 1')).rejects.toThrow()
+    } finally {
+      await open.end().catch(() => {})
+    }
     const admin = await rawPg(ADMIN_URL)
     const left = await admin
       .query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
