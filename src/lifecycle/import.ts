@@ -69,10 +69,10 @@ WITH req AS (
   SELECT i.*
   FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])
     AS i(tenant_id, id, session_id, robot_personality, user_message, robot_response, metadata, created_at)
-  -- The key holds created_at: an id stored under another time is found in any partition.
-  WHERE NOT EXISTS (
-    SELECT FROM robot_brain.conversations x WHERE x.tenant_id = i.tenant_id AND x.id = i.id
-  )
+  -- The key holds created_at: an id stored under another time is found in any partition. A scalar
+  -- subquery runs as index probes per row; NOT EXISTS let the planner hash-join a scan of every
+  -- partition, once per batch (an import slowing down as the table grew).
+  WHERE (SELECT 1 FROM robot_brain.conversations x WHERE x.tenant_id = i.tenant_id AND x.id = i.id LIMIT 1) IS NULL
 ),
 c AS (
   INSERT INTO robot_brain.conversations
@@ -102,9 +102,7 @@ WITH req AS (
   SELECT i.*
   FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::integer[], $6::boolean[], $7::jsonb[], $8::timestamptz[])
     AS i(tenant_id, id, robot_id, interaction_type, duration_ms, success, metadata, created_at)
-  WHERE NOT EXISTS (
-    SELECT FROM robot_brain.robot_interactions x WHERE x.tenant_id = i.tenant_id AND x.id = i.id
-  )
+  WHERE (SELECT 1 FROM robot_brain.robot_interactions x WHERE x.tenant_id = i.tenant_id AND x.id = i.id LIMIT 1) IS NULL
 ),
 ins AS (
   INSERT INTO robot_brain.robot_interactions
@@ -213,14 +211,11 @@ export async function importLines(
       for (const p of batch) counts(p.record.type).inserted++
       return
     }
-    // In file order, a run of one type per statement: sessions land before their turns.
-    let start = 0
-    while (start < batch.length) {
-      const type = (batch[start] as Pending).record.type
-      let end = start
-      while (end < batch.length && (batch[end] as Pending).record.type === type) end++
-      await writeRun(type, batch.slice(start, end))
-      start = end
+    // One statement per type, sessions first so the batch's turns find theirs. Export interleaves a
+    // session and its turns: a statement per run of one type cost a statement per session.
+    for (const type of ['session', 'turn', 'interaction'] as const) {
+      const run = batch.filter((p) => p.record.type === type)
+      if (run.length) await writeRun(type, run)
     }
     options.onProgress?.(summary.lines)
   }
