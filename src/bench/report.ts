@@ -2,12 +2,13 @@
 // direct, written as JSON (for tools) and a Markdown table (for people and the README).
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { cpuMarkdown, type Metered } from './cpu-meter.js'
 import type { Comparison } from './load.js'
 import type { Summary } from './stats.js'
 import { type SearchReport, searchMarkdown } from './suite-search.js'
 import { TARGET_LABELS, type TargetName } from './targets.js'
 
-export interface ResultRow extends Comparison {
+export interface ResultRow extends Comparison, Partial<Metered> {
   suite: 'turns' | 'history' | 'interactions' | 'http' | 'partitions' | 'search' | 'analytics'
   target: TargetName
   case: string
@@ -171,6 +172,7 @@ export function markdown(report: Report): string {
       ),
     )
   }
+  lines.push(...cpuMarkdown(report.results.filter((r) => r.cpu)))
   if (report.search) lines.push(...searchMarkdown(report.search))
   if (report.checks.length) lines.push('', '## Checks', '', ...report.checks.map((c) => `- ${c}`))
   if (report.skipped.length) lines.push('', '## Skipped', '', ...report.skipped.map((s) => `- ${s}`))

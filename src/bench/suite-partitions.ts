@@ -5,6 +5,7 @@
 // Targets: each 41-partition figure >= 0.9x its 5-partition figure; one writer >= 1.0x the naive
 // transaction; history through PgBouncer (no prepared statements) >= 0.8x the raw query.
 import { randomInt } from 'node:crypto'
+import { type CpuPerOp, MeteredSide, metered, workRatio } from './cpu-meter.js'
 import { type CompareOptions, compare, runClosedLoop } from './load.js'
 import { ROBOT_RESPONSE, USER_MESSAGE } from './payload.js'
 import type { ResultRow, TargetCheck } from './report.js'
@@ -89,7 +90,7 @@ async function historyCase(target: Target, p: PartitionProfile): Promise<ResultR
     if (n !== HISTORY_LIMIT)
       throw new Error(`history (${side}) returned ${n} turns, expected ${HISTORY_LIMIT}`)
   }
-  const cmp = await compare(
+  const baseline = new MeteredSide(
     {
       run: (ms) =>
         runClosedLoop(HISTORY_READERS, ms, async () => {
@@ -100,15 +101,20 @@ async function historyCase(target: Target, p: PartitionProfile): Promise<ResultR
           expect(rows.length, 'raw')
         }),
     },
+    target.owner,
+  )
+  const project = new MeteredSide(
     {
       run: (ms) =>
         runClosedLoop(HISTORY_READERS, ms, async () => {
           expect((await target.store.history(pick(), { limit: HISTORY_LIMIT })).turns.length, 'store')
         }),
     },
-    p.compare,
+    target.owner,
   )
+  const cmp = await compare(baseline, project, p.compare)
   return {
+    ...metered(baseline, project),
     suite: 'history',
     target: target.name,
     case: `last ${HISTORY_LIMIT}, ${HISTORY_READERS} readers`,
@@ -137,15 +143,28 @@ async function casesAt(run: RunLog, targets: Target[], p: PartitionProfile, part
     for (const w of writers) {
       const c: TurnCase = { writers: w, sessions: 'distinct' }
       const row = await run.step(`partitions ${partitions} turns ${target.name} ${w}`, () =>
-        runTurnCase(target, c, p.compare),
+        runTurnCase(target, c, p.compare, target.owner),
       )
-      if (row) run.record(tagged(row, partitions))
+      if (row) record(run, tagged(row, partitions))
     }
     const row = await run.step(`partitions ${partitions} history ${target.name}`, () =>
       historyCase(target, p),
     )
-    if (row) run.record(tagged(row, partitions))
+    if (row) record(run, tagged(row, partitions))
   }
+}
+
+/** Records a row and logs what the meter saw, so a long run shows it as it goes. */
+function record(run: RunLog, row: ResultRow): void {
+  run.record(row)
+  const w = workRatio(row.cpu)
+  const cpu = (c: CpuPerOp | undefined) =>
+    c ? `${c.serverUs === undefined ? '?' : Math.round(c.serverUs)}+${Math.round(c.clientUs)}` : '?'
+  run.log(
+    `    rounds ${row.roundRatios?.map((x) => x.toFixed(2)).join(' ')} (median ${row.medianRatio?.toFixed(2)}×); ` +
+      `CPU µs/op server+client: baseline ${cpu(row.cpu?.baseline)}, project ${cpu(row.cpu?.project)}` +
+      (w === undefined ? '' : `, work ratio ${w.toFixed(2)}×`),
+  )
 }
 
 /** Runs the suite; returns the server's version. */

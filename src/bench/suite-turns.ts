@@ -2,7 +2,8 @@
 // the session, insert the turn, COMMIT: four round trips). Project: store.recordTurn (one statement,
 // coalesced by group commit on pg and neon).
 import type { DbPool } from '../db/pool.js'
-import { type CompareOptions, compare, runClosedLoop } from './load.js'
+import { MeteredSide, metered } from './cpu-meter.js'
+import { type CompareOptions, compare, runClosedLoop, type Side } from './load.js'
 import { type BenchTurn, makeTurn } from './payload.js'
 import type { ResultRow } from './report.js'
 import { BENCH_TENANT, type Target } from './targets.js'
@@ -61,23 +62,33 @@ export function turnCaseName(c: TurnCase): string {
   return `${c.writers} writer${c.writers === 1 ? '' : 's'}, ${c.sessions === 'hot' ? 'one hot session' : 'distinct sessions'}`
 }
 
-export async function runTurnCase(target: Target, c: TurnCase, opts: CompareOptions): Promise<ResultRow> {
-  const cmp = await compare(
-    {
-      run: (ms) =>
-        runClosedLoop(c.writers, ms, (w, seq) =>
-          naiveTurn(target.raw, makeTurn(sessionOf('b', target.name, c, w), seq)),
-        ),
-    },
-    {
-      run: (ms) =>
-        runClosedLoop(c.writers, ms, (w, seq) =>
-          target.store.recordTurn(makeTurn(sessionOf('p', target.name, c, w), seq)),
-        ),
-    },
-    opts,
-  )
+/**
+ * One turn case. `meter`: a pool on the bench database; the row then also carries the CPU time per
+ * turn of each side and the median of the rounds' ratios (cpu-meter.ts).
+ */
+export async function runTurnCase(
+  target: Target,
+  c: TurnCase,
+  opts: CompareOptions,
+  meter?: DbPool,
+): Promise<ResultRow> {
+  const baseline: Side = {
+    run: (ms) =>
+      runClosedLoop(c.writers, ms, (w, seq) =>
+        naiveTurn(target.raw, makeTurn(sessionOf('b', target.name, c, w), seq)),
+      ),
+  }
+  const project: Side = {
+    run: (ms) =>
+      runClosedLoop(c.writers, ms, (w, seq) =>
+        target.store.recordTurn(makeTurn(sessionOf('p', target.name, c, w), seq)),
+      ),
+  }
+  const mb = meter && new MeteredSide(baseline, meter)
+  const mp = meter && new MeteredSide(project, meter)
+  const cmp = await compare(mb ?? baseline, mp ?? project, opts)
   return {
+    ...(mb && mp ? metered(mb, mp) : {}),
     suite: 'turns',
     target: target.name,
     case: turnCaseName(c),

@@ -62,6 +62,24 @@ describe('turn ingest suite', () => {
   })
 })
 
+describe.runIf(backend === 'pg')('metered turn case', () => {
+  it('reports each round, the median of their ratios, and CPU per turn on both sides of the wire', async () => {
+    const rounds = { rounds: 3, durationMs: 300, warmupMs: 0 }
+    const row = await runTurnCase(target, { writers: 5, sessions: 'hot' }, rounds, target.owner)
+    expect(row.roundRatios).toHaveLength(3)
+    const sorted = [...(row.roundRatios ?? [])].sort((a, b) => a - b)
+    expect(row.medianRatio).toBe(sorted[1])
+    for (const side of [row.cpu?.baseline, row.cpu?.project]) {
+      // The server is on this machine: its backends' CPU is read from /proc, and writing took some.
+      expect(side?.serverUs).toBeGreaterThan(0)
+      expect(side?.clientUs).toBeGreaterThan(0)
+    }
+    // The naive side makes four round trips per turn, group commit one per batch: the client's work
+    // per turn is smaller for the store.
+    expect(row.cpu?.project?.clientUs).toBeLessThan(row.cpu?.baseline?.clientUs ?? 0)
+  })
+})
+
 describe('history suite', () => {
   it('bulk-loads consistent sessions spread over the monthly partitions, then reads full pages', async () => {
     await ensureHistoryPartitions(target.owner)
