@@ -30,6 +30,8 @@ export interface BenchOptions {
   appLogin: string
   outDir: string
   keep: boolean
+  /** Search suite: measure speed on this already-loaded database at the size it holds (no load). */
+  searchDb?: string
   command: string
   log: (msg: string) => void
 }

@@ -83,8 +83,9 @@ start AS (
 )`
 
 const INSERT_SESSIONS = `WITH ${PARAMS}
-INSERT INTO robot_brain.sessions (tenant_id, id, user_id, created_at, last_active, message_count)
-SELECT $4, 's' || s, 'u' || (s % 5000), st, st + ($3::int - 1) * interval '30 seconds', $3::int FROM start`
+INSERT INTO robot_brain.sessions (tenant_id, id, user_id, created_at, last_active, message_count, turns_from, turns_to)
+SELECT $4, 's' || s, 'u' || (s % 5000), st, st + ($3::int - 1) * interval '30 seconds', $3::int,
+       st, st + ($3::int - 1) * interval '30 seconds' FROM start`
 
 // Triggers do not fire under session_replication_role = replica: search_vector is filled here, by the
 // same function the trigger uses, and the vectors go in by the same statement.

@@ -207,7 +207,7 @@ async function queryEmbedding(set: EvalSet): Promise<SearchReport['queryEmbeddin
 export async function searchPhase(
   run: RunLog,
   mode: 'quick' | 'full',
-  server: (ServerOptions & { keep: boolean }) | null,
+  server: (ServerOptions & { keep: boolean; searchDb?: string }) | null,
   report: SearchReport,
 ): Promise<string | undefined> {
   const profile = SEARCH_PROFILES[mode]
@@ -266,6 +266,10 @@ export async function searchPhase(
         run.record(row)
       }
     }
+    if (server.searchDb) {
+      await keptSpeed(run, server, server.searchDb, set, basis, profile, report)
+      return version
+    }
     // The ingest's rows stay out of the speed figures' sessions (s<n>); their queue entries are dropped.
     await withRoot.transport.owner.query('TRUNCATE robot_brain.embedding_queue')
 
@@ -304,21 +308,7 @@ export async function searchPhase(
           return true
         })
         if (!ok) break
-        const sessions = size / profile.perSession
-        for (const filter of ['none', 'session'] as const) {
-          for (const m of EVAL_MODES) {
-            const row = await run.step(`search ${m} ${filter} at ${sizeLabel(size)}`, () =>
-              speedCase(withSearch, set, size, sessions, m, filter, profile),
-            )
-            if (row) {
-              report.speed.push(row)
-              run.log(
-                `  ${m}, ${filter === 'none' ? 'unfiltered' : 'one session'}, ${sizeLabel(size)}: ` +
-                  `p50 ${row.p50Ms.toFixed(1)} ms, p95 ${row.p95Ms.toFixed(1)} ms (${row.queries} searches)`,
-              )
-            }
-          }
-        }
+        await speedCases(run, withSearch, set, size, profile, report)
       }
     } finally {
       await owner.end().catch(() => {})
@@ -331,6 +321,86 @@ export async function searchPhase(
     }
   }
   return version
+}
+
+/** Every mode, unfiltered and filtered by session, at one size. */
+async function speedCases(
+  run: RunLog,
+  store: Store,
+  set: EvalSet,
+  size: number,
+  profile: SearchProfile,
+  report: SearchReport,
+  vectorIndex = true,
+): Promise<void> {
+  const sessions = size / profile.perSession
+  for (const filter of ['none', 'session'] as const) {
+    for (const m of EVAL_MODES) {
+      if (!vectorIndex && filter === 'none' && m !== 'fulltext') continue
+      const row = await run.step(`search ${m} ${filter} at ${sizeLabel(size)}`, () =>
+        speedCase(store, set, size, sessions, m, filter, profile),
+      )
+      if (row) {
+        report.speed.push(row)
+        run.log(
+          `  ${m}, ${filter === 'none' ? 'unfiltered' : 'one session'}, ${sizeLabel(size)}: ` +
+            `p50 ${row.p50Ms.toFixed(1)} ms, p95 ${row.p95Ms.toFixed(1)} ms (${row.queries} searches)`,
+        )
+      }
+    }
+  }
+}
+
+/**
+ * Speed on a database an earlier run kept (--keep --search-db): migrated to this version, measured at
+ * the number of turns it holds, as it is (no index built), never dropped. Loading and indexing 1M turns takes longer than an
+ * hour on two cores, so a large size is loaded once and measured by later runs.
+ */
+async function keptSpeed(
+  run: RunLog,
+  server: ServerOptions,
+  name: string,
+  set: EvalSet,
+  basis: number[][][],
+  profile: SearchProfile,
+  report: SearchReport,
+): Promise<void> {
+  const url = new URL(server.adminUrl)
+  url.pathname = `/${name}`
+  const store = await openStore({
+    url: url.toString(),
+    poolMax: POOL_MAX,
+    embedder: new SyntheticEmbedder(basis),
+  })
+  try {
+    await store.migrate()
+    const owner = store.transport.owner
+    const { rows } = await owner.query<{ n: number }>({
+      text: 'SELECT count(*)::int AS n FROM robot_brain.conversations WHERE tenant_id = $1',
+      values: [BENCH_TENANT],
+    })
+    const size = rows[0]?.n ?? 0
+    if (size < profile.perSession) throw new Error(`--search-db ${name}: no bench turns in it`)
+    // Measured as it is: without the model's vector index (still being built), the cases that need it
+    // (unfiltered semantic and hybrid) are left out rather than timed as exact scans.
+    const index = await owner.query<{ valid: boolean }>({
+      text: 'SELECT x.indisvalid AS valid FROM pg_index x WHERE x.indexrelid = to_regclass($1)',
+      values: [`robot_brain.${vectorIndexName(SYNTHETIC_MODEL, SYNTHETIC_DIMS)}`],
+    })
+    const indexed = index.rows[0]?.valid === true
+    if (!indexed)
+      report.notes.push(
+        `${sizeLabel(size)} turns: unfiltered semantic and hybrid not measured (the vector index was not built yet)`,
+      )
+    await owner.query('ANALYZE robot_brain.conversations')
+    run.log(`search: speed on kept database ${name}, ${sizeLabel(size)} turns`)
+    report.notes.push(
+      `${sizeLabel(size)} turns: measured on a database loaded by an earlier run (--search-db)`,
+    )
+    await speedCases(run, store.tenant(BENCH_TENANT), set, size, profile, report, indexed)
+  } finally {
+    await store.close()
+  }
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-')

@@ -7,7 +7,7 @@ import { ValidationError } from '../errors.js'
 import { type TurnRow, toTurn } from '../store/turns.js'
 import type { Embedder } from './embedders/embedder.js'
 import { SEARCH_LIMITS, type SearchFilters, type ValidSearch } from './filters.js'
-import { fulltextSearch } from './fulltext.js'
+import { fulltextSearch, headlines } from './fulltext.js'
 import { fuse } from './hybrid.js'
 import {
   type BatchResult,
@@ -58,7 +58,7 @@ export class SearchEngine {
         results: rows.map((r, i) => ({
           turn: toTurn(r),
           score: r.score,
-          snippet: r.snippet,
+          snippet: r.snippet ?? plainSnippet(r),
           ranks: { fulltext: i + 1, semantic: null },
         })),
       }
@@ -77,13 +77,26 @@ export class SearchEngine {
     }
     const arm = Math.min(SEARCH_LIMITS.limitMax * SEARCH_LIMITS.armFactor, s.limit * SEARCH_LIMITS.armFactor)
     const [ft, sem] = await Promise.all([
-      this.retry(() => fulltextSearch(this.reader(tenant), tenant, s.query, s.filters, arm)),
+      this.retry(() =>
+        fulltextSearch(this.reader(tenant), tenant, s.query, s.filters, arm, { snippets: false }),
+      ),
       this.semanticRows(tenant, s.query, s.filters, arm),
     ])
-    const results: SearchResult[] = fuse(ft, sem, s.limit).map((r) => ({
+    const fused = fuse(ft, sem, s.limit)
+    // Marked-up snippets for the shown turns the full-text arm found (not for all `arm` of its rows).
+    const marked = fused.filter((r) => r.ranks.fulltext !== null)
+    const snippets = await this.retry(() =>
+      headlines(
+        this.reader(tenant),
+        s.query,
+        marked.map((r) => `${r.row.user_message}\n${r.row.robot_response ?? ''}`),
+      ),
+    )
+    const byId = new Map(marked.map((r, i) => [r.row.id, snippets[i]]))
+    const results: SearchResult[] = fused.map((r) => ({
       turn: toTurn(r.row),
       score: r.score,
-      snippet: r.snippet ?? plainSnippet(r.row),
+      snippet: byId.get(r.row.id) ?? plainSnippet(r.row),
       ranks: r.ranks,
     }))
     return { mode, results }

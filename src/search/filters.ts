@@ -13,6 +13,11 @@ export const SEARCH_LIMITS = {
   limitMax: 100,
   /** Each arm of a hybrid search returns this many times the limit, fused by RRF. */
   armFactor: 4,
+  /**
+   * Full-text matches ranked at most, the newest (src/search/fulltext.ts): bounds the cost of a search
+   * for a frequent word. Well above what one search shows (an arm of hybrid takes 4 × 100 at most).
+   */
+  fulltextCandidates: 1000,
   userIdMax: 100,
 } as const
 
@@ -80,7 +85,17 @@ export function filterConditions(f: SearchFilters, first: number): { sql: string
     return `$${first + values.length - 1}`
   }
   let sql = ''
-  if (f.sessionId !== undefined) sql += ` AND c.session_id = ${param(f.sessionId)}::text`
+  if (f.sessionId !== undefined) {
+    // The session's span of turn times (migration 0009) bounds created_at, so only the partitions
+    // inside it are read (pruned when the statement runs: the span is read first, once). Unknown
+    // span (NULL): every partition; no session: no turns.
+    const id = param(f.sessionId)
+    const span = (edge: 'turns_from' | 'turns_to', none: string) =>
+      `(SELECT coalesce(s.${edge}, '${none}'::timestamptz) FROM robot_brain.sessions s
+        WHERE s.tenant_id = robot_brain.current_tenant() AND s.id = ${id}::text)`
+    sql += ` AND c.session_id = ${id}::text
+      AND c.created_at >= ${span('turns_from', '-infinity')} AND c.created_at <= ${span('turns_to', 'infinity')}`
+  }
   if (f.robotPersonality !== undefined) sql += ` AND c.robot_personality = ${param(f.robotPersonality)}::text`
   if (f.from !== undefined) sql += ` AND c.created_at >= ${param(f.from.toISOString())}::timestamptz`
   if (f.to !== undefined) sql += ` AND c.created_at < ${param(f.to.toISOString())}::timestamptz`

@@ -10,20 +10,15 @@ export interface Ranked {
   row: TurnRow
   ranks: { fulltext: number | null; semantic: number | null }
   score: number
-  snippet?: string
 }
 
-export function fuse(
-  fulltext: Array<TurnRow & { snippet?: string }>,
-  semantic: TurnRow[],
-  limit: number,
-): Ranked[] {
+export function fuse(fulltext: TurnRow[], semantic: TurnRow[], limit: number): Ranked[] {
   const byId = new Map<string, Ranked>()
-  const add = (rows: Array<TurnRow & { snippet?: string }>, arm: 'fulltext' | 'semantic') => {
+  const add = (rows: TurnRow[], arm: 'fulltext' | 'semantic') => {
     rows.forEach((row, i) => {
       let r = byId.get(row.id)
       if (!r) {
-        r = { row, ranks: { fulltext: null, semantic: null }, score: 0, snippet: row.snippet }
+        r = { row, ranks: { fulltext: null, semantic: null }, score: 0 }
         byId.set(row.id, r)
       }
       r.ranks[arm] = i + 1
