@@ -16,6 +16,19 @@ export { BUILTIN_MODEL, BuiltinEmbedder, embedderFromEnv, OpenAiEmbedder } from 
 export type { OpenAiEmbedderOptions } from './search/embedders/openai.js'
 export type * from './search/types.js'
 export { VectorUnavailableError } from './search/vector-index.js'
+export {
+  ContentShreddedError,
+  ContentUnreadableError,
+  EncryptionKeyError,
+} from './security/encryption/errors.js'
+export type {
+  DataKeyInfo,
+  EnableOptions,
+  EncryptionStatus,
+  ResealResult,
+  RotateOptions,
+  TenantEncryption,
+} from './security/encryption/tenant-encryption.js'
 export { newId } from './store/ids.js'
 export {
   BufferFullError,

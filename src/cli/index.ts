@@ -8,6 +8,7 @@ import { register as branch } from './branch.js'
 import { EXIT, errorMessage, UsageError } from './common.js'
 import { register as doctor } from './doctor.js'
 import { register as embed } from './embed.js'
+import { register as encryption } from './encryption.js'
 import { register as exportCommand } from './export.js'
 import { register as importCommand } from './import.js'
 import { register as keys } from './keys.js'
@@ -37,6 +38,7 @@ const COMMANDS: Array<(program: Command) => void> = [
   archive,
   restore,
   audit,
+  encryption,
   branch,
 ]
 

@@ -202,3 +202,19 @@ export function toSession(row: SessionRow): Session {
     messageCount: row.message_count,
   }
 }
+
+/** Replaces userMetadata if it still equals `old` (robot_brain.replace_session_metadata, migration 0014). */
+export async function replaceSessionMetadata(
+  db: Queryable,
+  tenant: string,
+  id: string,
+  old: Record<string, unknown>,
+  next: Record<string, unknown>,
+): Promise<SessionRow | undefined> {
+  const { rows } = await db.query<SessionRow>({
+    name: 'rb_replace_session_metadata',
+    text: `SELECT ${SESSION_COLUMNS} FROM robot_brain.replace_session_metadata($1, $2, $3::jsonb, $4::jsonb) s`,
+    values: [tenant, id, JSON.stringify(old), JSON.stringify(next)],
+  })
+  return rows[0]
+}

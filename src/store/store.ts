@@ -37,6 +37,8 @@ import { validateFilters, validateSearch } from '../search/filters.js'
 import type { BatchResult } from '../search/queue.js'
 import type { ContextOptions, ContextResult, SearchOptions, SearchResponse } from '../search/types.js'
 import { AuditLog } from '../security/audit.js'
+import { checkMergedMetadata, StoreContent } from '../security/encryption/store-content.js'
+import { TenantEncryption } from '../security/encryption/tenant-encryption.js'
 import { Users } from '../security/users.js'
 import { type StatsFreshness, statsFreshness } from '../upkeep/stats-refresh.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
@@ -56,6 +58,8 @@ import {
   listSessionRows,
   mergeSessionMetadata,
   putSessionRow,
+  replaceSessionMetadata,
+  type SessionRow,
   toSession,
   updateSessionRow,
 } from './sessions.js'
@@ -111,6 +115,8 @@ export type OpenStoreOptions = StoreOptions & {
   pool?: CallerPool
   /** The application's own pool on a read replica, for the reads routed there (never ended either). */
   readPool?: CallerPool
+  /** Master keys of encrypted tenants, as ROBOT_BRAIN_MASTER_KEY (`id:base64key,...`); default: that variable. */
+  masterKey?: string
 }
 
 /** Shared by every tenant view of one opened store. */
@@ -148,6 +154,8 @@ class StoreCore {
   }
 
   readonly search: SearchEngine
+  /** Sealing and opening encrypted tenants' content (src/security/encryption/). */
+  readonly content: StoreContent
   /** Where analytics, search and statistics read: the replica when fresh, else the primary. */
   readonly reads: ReadRouter
 
@@ -155,7 +163,9 @@ class StoreCore {
     readonly config: Config,
     readonly transport: Transport,
     embedder: Embedder | null,
+    masterKey?: string,
   ) {
+    this.content = new StoreContent(masterKey)
     this.reads = new ReadRouter(transport.app, transport.read === transport.app ? null : transport.read, {
       maxLagMs: config.readMaxLagMs,
       // Often enough that the lag is known to a quarter of the bound; at most once a second.
@@ -393,6 +403,20 @@ export class Store {
     })
   }
 
+  /**
+   * This tenant's column-level encryption: `status()`, `enable()`, `rotate({ masterOnly })`, `shred()`.
+   * An encrypted tenant's messages and userMetadata are sealed here before any statement; reads open them.
+   */
+  get encryption(): TenantEncryption {
+    return new TenantEncryption({
+      tenantId: this.tenantId,
+      actor: this.actor,
+      app: () => this.app(),
+      content: this.core.content,
+      retry: (fn) => this.core.retry(fn),
+    })
+  }
+
   /** One user's data in this tenant: `export(userId)` and `erase(userId)` (both audited). */
   get users(): Users {
     return new Users({
@@ -511,10 +535,20 @@ export class Store {
     const turn = validateTurn(input)
     const embedding = validateEmbedding(input.embedding)
     const db = await this.app().catch((err) => Promise.reject(withTurnId(err, turn.id)))
-    const written = await (this.core.turnWriter
-      ? this.core.turnWriter.submit(this.tenantId, turn)
-      : this.core.writeTurns(this.tenantId, [turn]).then((rows) => rows[0] ?? null)
-    ).catch((err) => Promise.reject(withTurnId(err, turn.id)))
+    // An encrypted tenant's texts are sealed here, before group commit and the statement see them.
+    const content = this.core.content
+    const sent = await content
+      .sealedWrite(db, this.tenantId, (c) => {
+        const sealed = content.sealTurn(c, turn)
+        return this.core.turnWriter
+          ? this.core.turnWriter.submit(this.tenantId, sealed)
+          : this.core.writeTurns(this.tenantId, [sealed]).then((rows) => rows[0] ?? null)
+      })
+      .catch((err) => Promise.reject(withTurnId(err, turn.id)))
+    // What was written is what was sent: answer with the plain text rather than open it again.
+    const written = sent?.created
+      ? { ...sent, user_message: turn.userMessage, robot_response: turn.robotResponse }
+      : sent
     if (written?.created) {
       if (embedding) {
         await this.core.search.storeClientVectors(this.tenantId, [
@@ -525,7 +559,8 @@ export class Store {
       return { turn: toTurn(written), created: true }
     }
     // Stored before, by an earlier or a concurrent statement: look it up (replays are rare).
-    const stored = written ?? (await this.core.retry(() => turnsById(db, this.tenantId, [turn.id])))[0]
+    const found = written ?? (await this.core.retry(() => turnsById(db, this.tenantId, [turn.id])))[0]
+    const stored = found && (await content.openTurns(db, this.tenantId, [found]))[0]
     if (!stored) {
       // The id is taken by a row of another createdAt, which the key does not see as the same turn.
       throw new ValidationError('id', 'could not be stored and no turn with this id was found; send a new id')
@@ -557,9 +592,18 @@ export class Store {
     const robotResponse = v.text('robotResponse', body.robotResponse)
     const patch = v.metadata('metadata', body.metadata)
     const db = await this.app()
-    const result = await this.writing(() =>
-      this.core.retry(() => completeTurnRow(db, this.tenantId, sid, id, robotResponse, patch)),
+    const content = this.core.content
+    const done = await this.writing(() =>
+      content.sealedWrite(db, this.tenantId, (c) =>
+        this.core.retry(() =>
+          completeTurnRow(db, this.tenantId, sid, id, content.sealResponse(c, id, robotResponse), patch),
+        ),
+      ),
     )
+    const result = done && {
+      ...done,
+      row: (await content.openTurns(db, this.tenantId, [done.row]))[0] as TurnRow,
+    }
     if (!result) throw new NotFoundError(`turn ${id} not found in session ${JSON.stringify(sid)}`)
     if (result.outcome === 'conflict') {
       throw new ConflictError(
@@ -610,7 +654,7 @@ export class Store {
     // One row more than asked tells whether another page exists, so the last page says null. A page
     // also ends where its text passes LIMITS.historyPageBytes: then rows were left out, and more exist.
     const rows = await this.core.retry(() => historyPage(db, this.tenantId, sid, from, limit + 1, order))
-    const page = rows.slice(0, limit)
+    const page = await this.core.content.openTurns(db, this.tenantId, rows.slice(0, limit))
     const last = page[page.length - 1]
     const fetched = Number(rows[0]?.fetched ?? 0)
     return {
@@ -637,7 +681,7 @@ export class Store {
     const before = turnCursor('before', o.before)
     const db = await this.app()
     const rows = await this.core.retry(() => historyPage(db, this.tenantId, sid, before, limit + 1))
-    const page = rows.slice(0, limit)
+    const page = await this.core.content.openTurns(db, this.tenantId, rows.slice(0, limit))
     return turnsToMessages(page, Number(rows[0]?.fetched ?? 0) > page.length, maxTokens)
   }
 
@@ -646,7 +690,7 @@ export class Store {
     const db = await this.app()
     const row = await this.core.retry(() => getSessionRow(db, this.tenantId, sid))
     if (!row) throw new NotFoundError(`session ${JSON.stringify(sid)} not found`)
-    return toSession(row)
+    return toSession(await this.openSession(db, row))
   }
 
   /** Sessions, most recently active first; `userId` lists one user's. Pass `nextCursor` as `cursor`. */
@@ -666,7 +710,7 @@ export class Store {
     const rows = await this.core.retry(() =>
       listSessionRows(db, this.tenantId, activeSince, after, limit + 1, userId),
     )
-    const page = rows.slice(0, limit)
+    const page = await this.core.content.openSessions(db, this.tenantId, rows.slice(0, limit))
     const last = page[page.length - 1]
     return {
       sessions: page.map(toSession),
@@ -692,10 +736,15 @@ export class Store {
     const userId = optionalUserId(body.userId)
     const meta = body.userMetadata === undefined ? undefined : v.metadata('userMetadata', body.userMetadata)
     const db = await this.app()
+    const content = this.core.content
     const row = await this.writing(() =>
-      this.core.retry(() => putSessionRow(db, this.tenantId, sid, userId, meta)),
+      content.sealedWrite(db, this.tenantId, (c) =>
+        this.core.retry(() =>
+          putSessionRow(db, this.tenantId, sid, userId, meta && content.sealMetadata(c, sid, meta)),
+        ),
+      ),
     )
-    return { session: toSession(row), created: row.created }
+    return { session: toSession(await this.openSession(db, row)), created: row.created }
   }
 
   /**
@@ -715,11 +764,19 @@ export class Store {
       return this.updateSessionMetadata(sid, meta)
     }
     const db = await this.app()
+    if (meta !== undefined && (await this.core.content.state(db, this.tenantId)).version !== 0) {
+      // Encrypted: the user is set, then the metadata merged in the application (sealedMerge).
+      const row = await this.writing(() =>
+        this.core.retry(() => updateSessionRow(db, this.tenantId, sid, userId, undefined)),
+      )
+      if (!row) throw new NotFoundError(`session ${JSON.stringify(sid)} not found`)
+      return this.updateSessionMetadata(sid, meta)
+    }
     const row = await this.writing(() =>
       this.core.retry(() => updateSessionRow(db, this.tenantId, sid, userId, meta)),
     )
     if (!row) throw new NotFoundError(`session ${JSON.stringify(sid)} not found`)
-    return toSession(row)
+    return toSession(await this.openSession(db, row))
   }
 
   /**
@@ -732,10 +789,48 @@ export class Store {
     const meta = v.metadata('userMetadata', patch)
     const db = await this.app()
     const row = await this.writing(() =>
-      this.core.retry(() => mergeSessionMetadata(db, this.tenantId, sid, meta)),
+      this.core.content.sealedWrite(db, this.tenantId, (c) =>
+        c.version === 0
+          ? this.core.retry(() => mergeSessionMetadata(db, this.tenantId, sid, meta))
+          : this.sealedMerge(db, sid, meta),
+      ),
     )
     if (!row) throw new NotFoundError(`session ${JSON.stringify(sid)} not found`)
-    return toSession(row)
+    return toSession(await this.openSession(db, row))
+  }
+
+  /**
+   * Merges into an encrypted session's userMetadata: the database cannot merge ciphertext, so the
+   * stored object is opened, merged, checked against the limit and sealed here, and written only if
+   * unchanged meanwhile (else merged again).
+   */
+  private async sealedMerge(
+    db: DbPool,
+    sid: string,
+    patch: Record<string, unknown>,
+  ): Promise<SessionRow | undefined> {
+    const content = this.core.content
+    for (;;) {
+      const stored = await this.core.retry(() => getSessionRow(db, this.tenantId, sid))
+      if (!stored) return undefined
+      const merged = { ...(await this.openSession(db, stored)).user_metadata, ...patch }
+      checkMergedMetadata(merged)
+      const c = await content.state(db, this.tenantId)
+      const row = await this.core.retry(() =>
+        replaceSessionMetadata(
+          db,
+          this.tenantId,
+          sid,
+          stored.user_metadata,
+          content.sealMetadata(c, sid, merged),
+        ),
+      )
+      if (row) return row
+    }
+  }
+
+  private async openSession<R extends SessionRow>(db: DbPool, row: R): Promise<R> {
+    return (await this.core.content.openSessions(db, this.tenantId, [row]))[0] as R
   }
 
   /** Deletes the session and all its turns, and records it in the audit log (same transaction). */
@@ -841,8 +936,10 @@ export class Store {
    */
   async search(options: SearchOptions): Promise<SearchResponse> {
     const s = validateSearch(options)
-    await this.app()
-    return this.core.search.search(this.tenantId, s)
+    const db = await this.app()
+    const content = this.core.content
+    const mode = (await content.searchMode(db, this.tenantId, s.mode)) ?? s.mode
+    return content.openSearch(db, this.tenantId, await this.core.search.search(this.tenantId, { ...s, mode }))
   }
 
   /**
@@ -870,8 +967,12 @@ export class Store {
       {
         history: async (before, limit) => this.history(sid, { before, limit }),
         search: async (q, limit) => {
-          const mode = await this.core.search.defaultMode(this.tenantId)
-          return this.core.search.search(this.tenantId, { query: q, mode, filters, limit })
+          const content = this.core.content
+          const mode =
+            (await content.searchMode(db, this.tenantId, undefined)) ??
+            (await this.core.search.defaultMode(this.tenantId))
+          const found = await this.core.search.search(this.tenantId, { query: q, mode, filters, limit })
+          return content.openSearch(db, this.tenantId, found)
         },
       },
       maxTokens,
@@ -1088,7 +1189,7 @@ export function validateInteraction(input: InteractionInput, at: string): NewInt
  * with neither, an embedded PGlite database in ./.robot-brain/data.
  */
 export async function openStore(options: OpenStoreOptions = optionsFromEnv()): Promise<Store> {
-  const { embedder: chosen, pool, readPool, ...storeOptions } = options
+  const { embedder: chosen, pool, readPool, masterKey, ...storeOptions } = options
   if (pool) return openOnCallerPool(options, pool, readPool)
   if (readPool) throw new ConfigError('readPool: needs pool as well (the application pool)')
   const config = resolveConfig(storeOptions)
@@ -1104,7 +1205,7 @@ export async function openStore(options: OpenStoreOptions = optionsFromEnv()): P
       : config.driver === 'neon'
         ? (await import('../db/neon.js')).openNeon(config, runtimeRole, poolError)
         : (await import('../db/pg.js')).openPg(config, runtimeRole, poolError)
-  core = new StoreCore(config, transport, embedder)
+  core = new StoreCore(config, transport, embedder, masterKey)
   return new Store(core, DEFAULT_TENANT)
 }
 
@@ -1114,7 +1215,7 @@ async function openOnCallerPool(
   pool: CallerPool,
   readPool: CallerPool | undefined,
 ): Promise<Store> {
-  const { embedder: chosen, pool: _p, readPool: _r, ...storeOptions } = options
+  const { embedder: chosen, pool: _p, readPool: _r, masterKey, ...storeOptions } = options
   const { callerPoolUrl, callerTransport } = await import('../db/caller-pool.js')
   const driver = storeOptions.driver === 'neon' ? 'neon' : 'pg'
   const config = resolveConfig({
@@ -1136,6 +1237,6 @@ async function openOnCallerPool(
     makePool,
     (err, which) => core?.poolError(err, which),
   )
-  core = new StoreCore(config, transport, embedder)
+  core = new StoreCore(config, transport, embedder, masterKey)
   return new Store(core, DEFAULT_TENANT)
 }
