@@ -19,6 +19,11 @@ export interface ResealJob {
   phase: 'turns' | 'sessions'
   /** The last turn id (turns) or session id (sessions) done. */
   after: string
+  /**
+   * The highest turn id when the key changed (null: no turn). Turns stored since are sealed with the new
+   * key (the database refuses others), whatever their id: the job need not chase them.
+   */
+  until: string | null
   turns: number
   sessions: number
   startedAt: string
@@ -43,7 +48,7 @@ const TURN_BATCH = `
 SELECT c.id::text AS id, (extract(epoch FROM c.created_at) * 1000000)::bigint::text AS us,
        c.user_message, c.robot_response
 FROM robot_brain.conversations c
-WHERE c.tenant_id = $1 AND c.id > $2::uuid
+WHERE c.tenant_id = $1 AND c.id > $2::uuid AND c.id <= $4::uuid
 ORDER BY c.id
 LIMIT $3
 FOR UPDATE`
@@ -64,6 +69,29 @@ const SESSION_UPDATE = `
 UPDATE robot_brain.sessions s SET user_metadata = u.meta
 FROM unnest($2::text[], $3::jsonb[]) AS u(id, meta)
 WHERE s.tenant_id = $1 AND s.id = u.id`
+
+/** The job that re-encrypts the tenant's rows with `version`; inside the transaction that changed the key. */
+export async function newJob(
+  client: DbClient,
+  tenant: string,
+  kind: ResealJob['kind'],
+  version: number,
+): Promise<ResealJob> {
+  const { rows } = await client.query<{ until: string | null }>({
+    text: 'SELECT c.id::text AS until FROM robot_brain.conversations c WHERE c.tenant_id = $1 ORDER BY c.id DESC LIMIT 1',
+    values: [tenant],
+  })
+  return {
+    kind,
+    version,
+    phase: 'turns',
+    after: '00000000-0000-0000-0000-000000000000',
+    until: rows[0]?.until ?? null,
+    turns: 0,
+    sessions: 0,
+    startedAt: new Date().toISOString(),
+  }
+}
 
 /** A text sealed with `version`: plain text sealed, another key's opened and sealed; a destroyed key's left. */
 function resealText(
@@ -142,13 +170,13 @@ async function resealBatch(
   })
   const job = rows[0]?.job
   if (!job) return { job: null, turns: 0, sessions: 0 }
-  if (job.phase === 'turns') {
+  if (job.phase === 'turns' && job.until !== null) {
     const { rows: turns } = await client.query<{
       id: string
       us: string
       user_message: string
       robot_response: string | null
-    }>({ text: TURN_BATCH, values: [tenant, job.after, size] })
+    }>({ text: TURN_BATCH, values: [tenant, job.after, size, job.until] })
     const changed: Array<{ id: string; us: string; um: string; rr: string | null }> = []
     for (const t of turns) {
       const um = resealText(c, 'user_message', t.id, t.user_message, job.version)
@@ -179,6 +207,7 @@ async function resealBatch(
     await saveJob(client, tenant, next)
     return { job: next, turns: changed.length, sessions: 0 }
   }
+  if (job.phase === 'turns') job.phase = 'sessions' // no turn to re-encrypt
   const { rows: sessions } = await client.query<{ id: string; user_metadata: Record<string, unknown> }>({
     text: SESSION_BATCH,
     values: [tenant, job.after, size],

@@ -13,7 +13,7 @@ import { EncryptionKeyError } from './errors.js'
 import { unwrapKey, wrapKey } from './format.js'
 import type { TenantCrypto } from './keyring.js'
 import { MASTER_KEY_ENV, type MasterKeys } from './master-keys.js'
-import { forgetVectors, type ResealJob, type ResealOptions, runReseal } from './reseal.js'
+import { forgetVectors, newJob, type ResealJob, type ResealOptions, runReseal } from './reseal.js'
 import type { StoreContent } from './store-content.js'
 import { unnamed } from './unnamed.js'
 
@@ -69,8 +69,6 @@ export interface TenantEncryptionDeps {
   retry: <T>(fn: () => Promise<T>) => Promise<T>
 }
 
-const EMPTY_JOB_AFTER = '00000000-0000-0000-0000-000000000000'
-
 export class TenantEncryption {
   constructor(private readonly d: TenantEncryptionDeps) {}
 
@@ -111,15 +109,7 @@ export class TenantEncryption {
         }
         const version = nextVersion(current)
         await this.newKey(client, masters, version)
-        const job: ResealJob = {
-          kind: 'enable',
-          version,
-          phase: 'turns',
-          after: EMPTY_JOB_AFTER,
-          turns: 0,
-          sessions: 0,
-          startedAt: new Date().toISOString(),
-        }
+        const job = await newJob(client, this.d.tenantId, 'enable', version)
         await client.query({
           text: `INSERT INTO robot_brain.tenant_encryption AS e (tenant_id, state, key_version, semantic_search, job)
                  VALUES ($1, 'on', $2, $3, $4::jsonb)
@@ -205,15 +195,7 @@ export class TenantEncryption {
           values: [this.d.tenantId],
         })
         await this.newKey(client, masters, version)
-        const job: ResealJob = {
-          kind: 'rotate',
-          version,
-          phase: 'turns',
-          after: EMPTY_JOB_AFTER,
-          turns: 0,
-          sessions: 0,
-          startedAt: new Date().toISOString(),
-        }
+        const job = await newJob(client, this.d.tenantId, 'rotate', version)
         await client.query({
           text: `UPDATE robot_brain.tenant_encryption SET key_version = $2, job = $3::jsonb, updated_at = now() WHERE tenant_id = $1`,
           values: [this.d.tenantId, version, JSON.stringify(job)],
