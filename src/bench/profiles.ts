@@ -11,6 +11,7 @@ export const SUITES = [
   'partitions',
   'search',
   'analytics',
+  'lifecycle',
 ] as const
 export type SuiteName = (typeof SUITES)[number]
 export const TARGETS: readonly TargetName[] = ['pg', 'pgbouncer', 'neon', 'pglite']

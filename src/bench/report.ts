@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { cpuMarkdown, type Metered } from './cpu-meter.js'
 import type { Comparison } from './load.js'
 import type { Summary } from './stats.js'
+import { type LifecycleRow, lifecycleMarkdown } from './suite-lifecycle.js'
 import { type SearchReport, searchMarkdown } from './suite-search.js'
 import { TARGET_LABELS, type TargetName } from './targets.js'
 
@@ -51,6 +52,8 @@ export interface Report {
   errors: string[]
   /** The search suite's quality, speed and ingest figures, when it ran. */
   search?: SearchReport
+  /** The lifecycle suite's commands: rows/s and peak RSS, when it ran. */
+  lifecycle?: LifecycleRow[]
 }
 
 const byKey = (results: ResultRow[], key: string) => results.find((r) => r.key === key)
@@ -174,6 +177,7 @@ export function markdown(report: Report): string {
   }
   lines.push(...cpuMarkdown(report.results.filter((r) => r.cpu)))
   if (report.search) lines.push(...searchMarkdown(report.search))
+  if (report.lifecycle) lines.push(...lifecycleMarkdown(report.lifecycle))
   if (report.checks.length) lines.push('', '## Checks', '', ...report.checks.map((c) => `- ${c}`))
   if (report.skipped.length) lines.push('', '## Skipped', '', ...report.skipped.map((s) => `- ${s}`))
   if (report.errors.length) lines.push('', '## Errors', '', ...report.errors.map((e) => `- ${e}`))

@@ -13,6 +13,7 @@ import { openServerTargets } from './server-targets.js'
 import { analyticsRun, analyticsTargets } from './suite-analytics.js'
 import { HISTORY_READERS } from './suite-history.js'
 import { HTTP_CONNECTIONS } from './suite-http.js'
+import { type LifecycleRow, lifecycleRun } from './suite-lifecycle.js'
 import { partitionsRun, partitionTargets } from './suite-partitions.js'
 import { emptySearchReport, type SearchReport, searchPhase, searchTargets } from './suite-search.js'
 import { openTarget, POOL_MAX, type TargetName } from './targets.js'
@@ -103,7 +104,7 @@ export async function runBench(opts: BenchOptions): Promise<Report> {
   let postgres = 'not used'
   if (
     opts.targets.some((t) => t !== 'pglite') &&
-    opts.suites.some((s) => s !== 'partitions' && s !== 'search' && s !== 'analytics')
+    opts.suites.some((s) => s !== 'partitions' && s !== 'search' && s !== 'analytics' && s !== 'lifecycle')
   ) {
     postgres = (await run.step('server targets', () => serverRun(opts, run, settings))) ?? 'unknown'
   }
@@ -113,6 +114,11 @@ export async function runBench(opts: BenchOptions): Promise<Report> {
   }
   if (opts.suites.includes('analytics') && opts.targets.includes('pg')) {
     const version = await run.step('analytics', () => analyticsRun(opts, run))
+    if (postgres === 'not used' && version) postgres = version
+  }
+  const lifecycle: LifecycleRow[] = []
+  if (opts.suites.includes('lifecycle') && opts.targets.includes('pg')) {
+    const version = await run.step('lifecycle', () => lifecycleRun(opts, run, lifecycle))
     if (postgres === 'not used' && version) postgres = version
   }
   if (opts.targets.includes('pglite') && (opts.suites.includes('turns') || opts.suites.includes('history'))) {
@@ -151,6 +157,7 @@ export async function runBench(opts: BenchOptions): Promise<Report> {
     skipped: run.skipped,
     errors: run.errors,
     search,
+    ...(lifecycle.length ? { lifecycle } : {}),
   }
   const files = await writeReport(opts.outDir, report)
   run.log(`wrote ${files.join(', ')}`)

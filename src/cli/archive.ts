@@ -1,7 +1,13 @@
 // robot-brain-db archive --before YYYY-MM --to DIR [--table T] [--dry-run] [--json]: each whole month
 // older than --before to Parquet with a manifest, verified, then dropped (src/lifecycle/archive.ts).
 import type { Command } from 'commander'
-import { type ArchiveStep, archiveMonth, monthsBefore } from '../lifecycle/archive.js'
+import {
+  type ArchiveStep,
+  archiveMonth,
+  defaultMonthsBefore,
+  monthsBefore,
+  partitionDefaultMonths,
+} from '../lifecycle/archive.js'
 import { Progress } from '../lifecycle/progress.js'
 import { PARTITIONED_TABLES, type PartitionedTable } from '../upkeep/partitions.js'
 import { type DbFlags, printJson, UsageError, withStore } from './common.js'
@@ -61,21 +67,38 @@ export function register(program: Command): void {
       await withStore(opts, async (store) => {
         const owner = store.transport.owner
         const months = []
-        for (const table of tables) months.push(...(await monthsBefore(owner, table, before)))
         if (opts.dryRun) {
-          const plan = []
-          for (const m of months) {
-            const { rows } = await owner.query<{ n: number }>(
-              `SELECT count(*)::integer AS n FROM robot_brain."${m.partition}"`,
-            )
-            plan.push({ ...m, rows: rows[0]?.n ?? 0 })
+          const plan: Array<{ table: string; month: string; partition: string; rows: number }> = []
+          for (const table of tables) {
+            for (const m of await monthsBefore(owner, table, before)) {
+              const { rows } = await owner.query<{ n: number }>(
+                `SELECT count(*)::integer AS n FROM robot_brain."${m.partition}"`,
+              )
+              plan.push({ ...m, rows: rows[0]?.n ?? 0 })
+            }
+            // Rows of months without a partition: archive gives them one first.
+            for (const d of await defaultMonthsBefore(owner, table, before)) {
+              const partition = `${table}_default`
+              plan.push({ table, month: d.month, partition, rows: d.rows })
+            }
           }
+          plan.sort((a, b) => a.table.localeCompare(b.table) || a.month.localeCompare(b.month))
           if (opts.json) printJson({ dryRun: true, months: plan })
           else if (plan.length === 0) console.log(`nothing to archive before ${before}`)
           else
             for (const p of plan)
-              console.log(`would archive ${p.table} ${p.month}: ${p.rows} rows to ${opts.to}`)
+              console.log(
+                `would archive ${p.table} ${p.month}: ${p.rows} rows to ${opts.to}` +
+                  (p.partition.endsWith('_default')
+                    ? ' (in the default partition: moved to its own first)'
+                    : ''),
+              )
           return
+        }
+        for (const table of tables) {
+          // Rows of past months in the default partition move into their month's partition first.
+          await partitionDefaultMonths(owner, table, before)
+          months.push(...(await monthsBefore(owner, table, before)))
         }
         const results = []
         const kill = killAfter()

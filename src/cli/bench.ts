@@ -62,8 +62,8 @@ export function register(program: Command): void {
     .option('--quick', 'short rounds and small data sets (under two minutes, for CI)')
     .option(
       '--suites <list>',
-      'suites to run: turns,history,interactions,http,partitions,search,analytics',
-      'turns,history,interactions,http,partitions,search,analytics',
+      'suites to run: turns,history,interactions,http,partitions,search,analytics,lifecycle',
+      'turns,history,interactions,http,partitions,search,analytics,lifecycle',
     )
     .option(
       '--targets <list>',

@@ -16,7 +16,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path'
 import { type DbPool, withTransaction } from '../db/pool.js'
 import type { PartitionedTable } from '../upkeep/partitions.js'
-import { partitionName } from '../upkeep/partitions.js'
+import { ensureMonths, partitionName } from '../upkeep/partitions.js'
 import {
   type ArchiveRow,
   COLUMNS,
@@ -89,6 +89,41 @@ export async function monthsBefore(
     .filter((p) => p.month < before)
     .sort((a, b) => a.month.localeCompare(b.month))
     .map((p) => ({ table, month: p.month, partition: p.partition }))
+}
+
+/**
+ * The months before `before` (YYYY-MM) whose rows sit in the table's default partition (written while
+ * their month had no partition), with their row counts.
+ */
+export async function defaultMonthsBefore(
+  owner: DbPool,
+  table: PartitionedTable,
+  before: string,
+): Promise<Array<{ month: string; rows: number }>> {
+  const { rows } = await owner.query<{ month: string; rows: number }>({
+    text: `SELECT to_char(date_trunc('month', created_at AT TIME ZONE 'UTC'), 'YYYY-MM') AS month,
+                  count(*)::integer AS rows
+             FROM robot_brain."${table}_default"
+            WHERE created_at < ($1 || '-01')::timestamp AT TIME ZONE 'UTC'
+            GROUP BY 1 ORDER BY 1`,
+    values: [before],
+  })
+  return rows
+}
+
+/**
+ * Gives each month before `before` that has rows in the default partition a partition of its own,
+ * moving its rows into it (ensure_month_partition), so the month is archived, verified and dropped
+ * like any other. Returns the months moved.
+ */
+export async function partitionDefaultMonths(
+  owner: DbPool,
+  table: PartitionedTable,
+  before: string,
+): Promise<string[]> {
+  const months = (await defaultMonthsBefore(owner, table, before)).map((m) => m.month)
+  if (months.length) await ensureMonths(owner, table, months)
+  return months
 }
 
 export function monthDir(dir: string, table: PartitionedTable, month: string): string {

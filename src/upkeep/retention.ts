@@ -19,11 +19,14 @@ export async function applyRetention(ctx: TaskContext): Promise<string> {
   if (PARTITIONED_TABLES.every((t) => cutoffs[t] === null))
     return 'no retention policy set: keeping everything'
   // Loaded only when a policy is set: serve does not load the Parquet writer otherwise.
-  const { archiveMonth, monthsBefore } = await import('../lifecycle/archive.js')
+  const { archiveMonth, monthsBefore, partitionDefaultMonths } = await import('../lifecycle/archive.js')
   const expired = []
   for (const table of PARTITIONED_TABLES) {
     const cutoff = cutoffs[table]
-    if (cutoff !== null) expired.push(...(await ctx.retry(() => monthsBefore(ctx.owner, table, cutoff))))
+    if (cutoff === null) continue
+    // Expired rows in the default partition get their month's partition first, then go the same way.
+    if (ctx.retention.archiveDir) await ctx.retry(() => partitionDefaultMonths(ctx.owner, table, cutoff))
+    expired.push(...(await ctx.retry(() => monthsBefore(ctx.owner, table, cutoff))))
   }
   if (expired.length === 0) return 'nothing older than the retention policy'
   const dir = ctx.retention.archiveDir
