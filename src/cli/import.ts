@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .argument('<file>', 'the file to read, or - for standard input')
     .option('--dry-run', 'check every line, store nothing')
     .option('--json', 'print the summary as JSON')
-    .option('--batch-size <n>', 'lines per statement (default 500)')
+    .option('--batch-size <n>', 'lines per batch, written with one statement per type of line (default 500)')
     .action(async (file: string, opts: ImportFlags) => {
       const batchSize = opts.batchSize === undefined ? 500 : Number(opts.batchSize)
       if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)

@@ -47,7 +47,7 @@ export interface ImportSummary {
 
 export interface ImportOptions {
   dryRun?: boolean
-  /** Lines per statement (default 500). */
+  /** Lines per batch, written with one statement per type of line (default 500). */
   batchSize?: number
   /** Retries connection failures (statements are idempotent). */
   retry?<T>(fn: () => Promise<T>): Promise<T>
