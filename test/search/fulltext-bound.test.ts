@@ -57,6 +57,9 @@ describe(`full-text candidates and session spans (${backend})`, () => {
     expect(months_(rows)).toEqual(['04', '05', '06'])
     // the best-scoring (oldest) turn was not a candidate
     expect(rows.some((r) => r.user_message === 'zebra zebra zebra zebra')).toBe(false)
+    // Months are read in windows of 1, 2, 4, ...: the bound falls inside a window of several months.
+    expect(months_(await search({}, 4, 4))).toEqual(['03', '04', '05', '06'])
+    expect(months_(await search({}, 5, 5))).toEqual(['02', '03', '04', '05', '06'])
   })
 
   it('applies personality, time and metadata filters before the bound', async () => {
