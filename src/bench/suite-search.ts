@@ -212,6 +212,11 @@ export async function searchPhase(
 ): Promise<string | undefined> {
   const profile = SEARCH_PROFILES[mode]
   const set = await loadEvalSet()
+  if (server?.searchDb) {
+    // Speed only: quality and ingest do not depend on the kept database; a run without it measures them.
+    run.skipped.push('search quality, query embedding and ingest: not with --search-db (speed only)')
+    return keptSpeed(run, server, server.searchDb, set, basisVectors(), profile, report)
+  }
   if (profile.quality) {
     run.log('search quality on the evaluation set (embedded, built-in model)')
     const q = await run.step('search quality', () => runQuality(set))
@@ -265,10 +270,6 @@ export async function searchPhase(
         report.ingest.push(row)
         run.record(row)
       }
-    }
-    if (server.searchDb) {
-      await keptSpeed(run, server, server.searchDb, set, basis, profile, report)
-      return version
     }
     // The ingest's rows stay out of the speed figures' sessions (s<n>); their queue entries are dropped.
     await withRoot.transport.owner.query('TRUNCATE robot_brain.embedding_queue')
@@ -364,7 +365,7 @@ async function keptSpeed(
   basis: number[][][],
   profile: SearchProfile,
   report: SearchReport,
-): Promise<void> {
+): Promise<string> {
   const url = new URL(server.adminUrl)
   url.pathname = `/${name}`
   const store = await openStore({
@@ -398,6 +399,8 @@ async function keptSpeed(
       `${sizeLabel(size)} turns: measured on a database loaded by an earlier run (--search-db)`,
     )
     await speedCases(run, store.tenant(BENCH_TENANT), set, size, profile, report, indexed)
+    const { rows: v } = await owner.query<{ v: string }>("SELECT current_setting('server_version') AS v")
+    return v[0]?.v ?? 'unknown'
   } finally {
     await store.close()
   }

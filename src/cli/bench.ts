@@ -84,7 +84,7 @@ export function register(program: Command): void {
     .option('--keep', 'keep the bench database (default: drop it at the end)')
     .option(
       '--search-db <name>',
-      'search suite: measure speed on this database, kept (--keep) by an earlier run, at the size it holds, instead of loading one (1M turns take over an hour to load and index on two cores)',
+      'search suite: measure speed only, on this database kept (--keep) by an earlier run, at the size it holds, instead of loading one (1M turns take over an hour to load and index on two cores)',
     )
     .option('--json', 'print the report as JSON instead of the Markdown table')
     .addHelpText(
