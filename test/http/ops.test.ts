@@ -86,10 +86,19 @@ describe(`operations endpoints (${backendName()})`, () => {
     const home = await fetch(`${server.url}/`)
     expect(home.status).toBe(200)
     expect(home.headers.get('content-type')).toMatch(/^text\/html/)
-    expect(home.headers.get('content-security-policy')).toMatch(/script-src 'sha256-/)
+    expect(home.headers.get('content-security-policy')).toMatch(/script-src 'self'/)
     const page = await home.text()
     expect(page).toContain('Robot Brain DB')
-    expect(page).toContain('/v1/sessions')
+    expect(page).toContain('src="/dashboard/app.js"')
+    // Its files, the charting library's among them; nothing else of the disk.
+    for (const file of ['app.js', 'style.css', 'vendor/uPlot.esm.js']) {
+      const res = await fetch(`${server.url}/dashboard/${file}`)
+      expect(res.status, file).toBe(200)
+      expect(res.headers.get('content-type'), file).toMatch(/^text\/(javascript|css)/)
+    }
+    for (const path of ['/dashboard/nope.js', '/dashboard/%2e%2e/package.json', '/dashboard/']) {
+      expect((await fetch(`${server.url}${path}`)).status, path).toBe(404)
+    }
   })
 
   it('counts requests by route template and status in /metrics', async () => {

@@ -44,6 +44,9 @@ describe.skipIf(backendName() !== 'pglite')('the package in another project', { 
     expect(files).toContain('dist/index.js')
     expect(files).toContain('dist/index.d.ts')
     expect(files).toContain('bin/robot-brain-db.js')
+    // The dashboard served at / (its charting library is a dependency).
+    expect(files).toContain('dist/dashboard/index.html')
+    expect(files).toContain('dist/dashboard/app.js')
     // The benchmarks need the repository's dev dependencies and bench/ folder.
     expect(files.filter((f) => f.startsWith('dist/bench/'))).toEqual([])
     // Source maps would point at src/, which is not shipped.
