@@ -1,8 +1,9 @@
-// Session explorer: sessions most recently active first, filtered by user, paged with the API's
-// cursor; a session opens as a chat transcript (#/sessions/<id>), oldest turn first.
+// Session explorer: sessions most recently active first, filtered by user and personality, paged
+// with the API's cursor; a session opens as a chat transcript (#/sessions/<id>), oldest turn first.
 import { apiGet } from './api.js'
 import { h, notice, section, table } from './dom.js'
 import { num, when } from './format.js'
+import { personalityList } from './personalities.js'
 import { go } from './router.js'
 
 const PAGE_SIZE = 25
@@ -15,23 +16,39 @@ export async function render(container, { rest, params }) {
 
 async function list(container, params) {
   const user = params.get('user') ?? ''
+  const personality = params.get('personality') ?? ''
   const cursor = params.get('cursor') ?? ''
+  const filtered = { user, personality }
   const userInput = h('input', { name: 'user', value: user, placeholder: 'any user', spellcheck: 'false' })
+  const personalityInput = h('input', {
+    name: 'personality',
+    value: personality,
+    placeholder: 'any personality',
+    list: 'personalities',
+    spellcheck: 'false',
+  })
   const filters = h(
     'form',
     {
       class: 'filters',
       onsubmit: (event) => {
         event.preventDefault()
-        go('sessions', [], { user: userInput.value.trim() })
+        go('sessions', [], { user: userInput.value.trim(), personality: personalityInput.value.trim() })
       },
     },
     h('label', {}, 'User ', userInput),
+    h('label', {}, 'Personality ', personalityInput),
     h('button', { type: 'submit' }, 'Filter'),
-    user ? h('a', { href: '#/sessions' }, 'Clear') : null,
+    user || personality ? h('a', { href: '#/sessions' }, 'Clear') : null,
+    personalityList(),
   )
   container.replaceChildren(filters)
-  const page = await apiGet('/sessions', { limit: PAGE_SIZE, cursor, userId: user })
+  const page = await apiGet('/sessions', {
+    limit: PAGE_SIZE,
+    cursor,
+    userId: user,
+    robotPersonality: personality,
+  })
   const rows = page.sessions.map((s) => [
     h('a', { href: `#/sessions/${encodeURIComponent(s.id)}`, class: 'mono session-link' }, s.id),
     s.userId ?? '—',
@@ -41,7 +58,9 @@ async function list(container, params) {
   ])
   container.append(
     section(
-      user ? `Sessions of ${user}` : 'Sessions',
+      ['Sessions', user ? `of ${user}` : '', personality ? `with ${personality}` : '']
+        .filter(Boolean)
+        .join(' '),
       rows.length === 0
         ? notice('info', cursor ? 'No more sessions.' : 'No sessions yet.')
         : table(['session', 'user', 'turns', 'last active', 'created'], rows, { class: 'sessions' }),
@@ -57,7 +76,7 @@ async function list(container, params) {
               {
                 type: 'button',
                 id: 'next-page',
-                onclick: () => go('sessions', [], { user, cursor: page.nextCursor }),
+                onclick: () => go('sessions', [], { ...filtered, cursor: page.nextCursor }),
               },
               'Next page →',
             )

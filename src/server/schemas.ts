@@ -227,6 +227,9 @@ export const ListSessionsQuery = Type.Object(
     cursor: Type.Optional(Cursor),
     activeSince: Type.Optional(Timestamp),
     userId: Type.Optional(userId('Only the sessions of this user.')),
+    robotPersonality: Type.Optional(
+      identifier(LIMITS.nameMax, 'Only sessions with at least one turn of this robot personality.'),
+    ),
   },
   { additionalProperties: false },
 )

@@ -69,6 +69,24 @@ CROSS JOIN LATERAL (
 // Row comparison decides on last_active alone here, so the id part is irrelevant.
 const NEWEST: CursorKey = { us: FAR_FUTURE_US, id: '' }
 
+/**
+ * Either list, keeping only sessions with a turn of one personality (parameter $n): each session met,
+ * newest first, is probed by the (tenant_id, session_id, ...) index of conversations.
+ */
+function withPersonality(listSql: string, n: number): string {
+  return listSql.replace(
+    '\n  ORDER BY',
+    `
+    AND EXISTS (
+      SELECT 1 FROM robot_brain.conversations c
+      WHERE c.tenant_id = s.tenant_id AND c.session_id = s.id AND c.robot_personality = $${n}::text
+    )
+  ORDER BY`,
+  )
+}
+const LIST_PERSONALITY_SESSIONS = withPersonality(LIST_SESSIONS, 6)
+const LIST_USER_PERSONALITY_SESSIONS = withPersonality(LIST_USER_SESSIONS, 7)
+
 export async function listSessionRows(
   db: Queryable,
   tenant: string,
@@ -76,15 +94,24 @@ export async function listSessionRows(
   after: CursorKey | null,
   limit: number,
   userId: string | null = null,
+  robotPersonality: string | null = null,
 ): Promise<SessionRow[]> {
   const key = after ?? NEWEST
-  const values = [tenant, (activeSince ?? new Date(0)).toISOString(), key.us, key.id, limit]
-  // Two statements rather than "$6 IS NULL OR ...": a generic plan could not use the user index.
-  const { rows } = await db.query<SessionRow>(
-    userId === null
-      ? { name: 'rb_list_sessions', text: LIST_SESSIONS, values }
-      : { name: 'rb_list_user_sessions', text: LIST_USER_SESSIONS, values: [...values, userId] },
-  )
+  const values: unknown[] = [tenant, (activeSince ?? new Date(0)).toISOString(), key.us, key.id, limit]
+  // One statement per filter set rather than "$6 IS NULL OR ...": a generic plan could not use the
+  // user index.
+  const byUser = userId !== null
+  if (byUser) values.push(userId)
+  if (robotPersonality !== null) values.push(robotPersonality)
+  const [name, text] =
+    robotPersonality === null
+      ? byUser
+        ? ['rb_list_user_sessions', LIST_USER_SESSIONS]
+        : ['rb_list_sessions', LIST_SESSIONS]
+      : byUser
+        ? ['rb_list_user_personality_sessions', LIST_USER_PERSONALITY_SESSIONS]
+        : ['rb_list_personality_sessions', LIST_PERSONALITY_SESSIONS]
+  const { rows } = await db.query<SessionRow>({ name, text, values })
   return rows
 }
 

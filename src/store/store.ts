@@ -693,9 +693,18 @@ export class Store {
     return toSession(await this.openSession(db, row))
   }
 
-  /** Sessions, most recently active first; `userId` lists one user's. Pass `nextCursor` as `cursor`. */
+  /**
+   * Sessions, most recently active first; `userId` lists one user's, `robotPersonality` those with a
+   * turn of that personality. Pass `nextCursor` as `cursor`.
+   */
   async listSessions(opts?: ListSessionsOptions): Promise<SessionPage> {
-    const options = v.options('options', opts, ['limit', 'cursor', 'activeSince', 'userId'])
+    const options = v.options('options', opts, [
+      'limit',
+      'cursor',
+      'activeSince',
+      'userId',
+      'robotPersonality',
+    ])
     const limit = v.limit('limit', options.limit, LIMITS.listLimitDefault, LIMITS.listLimitMax)
     const after = decodeCursor('cursor', options.cursor)
     const activeSince =
@@ -706,9 +715,13 @@ export class Store {
       options.userId === undefined || options.userId === null
         ? null
         : v.identifier('userId', options.userId, LIMITS.userIdMax)
+    const personality =
+      options.robotPersonality === undefined || options.robotPersonality === null
+        ? null
+        : v.identifier('robotPersonality', options.robotPersonality, LIMITS.nameMax)
     const db = await this.app()
     const rows = await this.core.retry(() =>
-      listSessionRows(db, this.tenantId, activeSince, after, limit + 1, userId),
+      listSessionRows(db, this.tenantId, activeSince, after, limit + 1, userId, personality),
     )
     const page = await this.core.content.openSessions(db, this.tenantId, rows.slice(0, limit))
     const last = page[page.length - 1]

@@ -107,6 +107,8 @@ export interface ListSessionsOptions {
   activeSince?: string | Date
   /** Only the sessions of this user. */
   userId?: string
+  /** Only sessions with at least one turn of this robot personality. */
+  robotPersonality?: string
 }
 
 export interface PutSessionInput {

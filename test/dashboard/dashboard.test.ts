@@ -125,6 +125,12 @@ describe.skipIf(backend === 'pgbouncer' || backend === 'neon')(`dashboard in a b
         page.$$eval('table.sessions .session-link', (links) => links.map((a) => a.textContent).sort()),
       )
       .toEqual(['ada-first', 'ada-second'])
+    // Only ada-first has a turn (a pirate's).
+    await page.fill('input[name=personality]', 'pirate')
+    await page.click('form.filters button[type=submit]')
+    await expect
+      .poll(() => page.$$eval('table.sessions .session-link', (links) => links.map((a) => a.textContent)))
+      .toEqual(['ada-first'])
 
     const seeded = api.body.sessions.find((s: { id: string; messageCount: number }) => s.messageCount === 3)
     await page.goto(`${server.url}/#/sessions/${encodeURIComponent(seeded.id)}`)
