@@ -27,6 +27,12 @@ describe.skipIf(backend === 'pgbouncer' || backend === 'neon')(`dashboard in a b
 
   beforeAll(async () => {
     ;[server, browser] = await Promise.all([startServer('dashboard'), launch()])
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+  }, OPEN_TIMEOUT_MS)
+
+  // Its own hook, so opening the store (slow for the embedded database on a busy machine) and seeding
+  // each get their time.
+  beforeAll(async () => {
     const to = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000)
     await runSeed(server.store.transport.owner, 'default', {
       sessions: 30,
@@ -51,8 +57,7 @@ describe.skipIf(backend === 'pgbouncer' || backend === 'neon')(`dashboard in a b
       },
     })
     expect(turn.status).toBe(201)
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-  }, OPEN_TIMEOUT_MS)
+  }, 120_000)
 
   afterAll(async () => {
     await browser?.close()
