@@ -12,6 +12,7 @@ export const SUITES = [
   'search',
   'analytics',
   'lifecycle',
+  'encryption',
 ] as const
 export type SuiteName = (typeof SUITES)[number]
 export const TARGETS: readonly TargetName[] = ['pg', 'pgbouncer', 'neon', 'pglite']

@@ -10,7 +10,7 @@ import { type SearchReport, searchMarkdown } from './suite-search.js'
 import { TARGET_LABELS, type TargetName } from './targets.js'
 
 export interface ResultRow extends Comparison, Partial<Metered> {
-  suite: 'turns' | 'history' | 'interactions' | 'http' | 'partitions' | 'search' | 'analytics'
+  suite: 'turns' | 'history' | 'interactions' | 'http' | 'partitions' | 'search' | 'analytics' | 'encryption'
   target: TargetName
   case: string
   /** Stable id of the case, e.g. turns.pg.8.distinct. */

@@ -11,6 +11,7 @@ import { RunLog } from './run-log.js'
 import { benchOwnerPool, createBenchDatabase } from './server.js'
 import { openServerTargets } from './server-targets.js'
 import { analyticsRun, analyticsTargets } from './suite-analytics.js'
+import { encryptionPhase } from './suite-encryption.js'
 import { HISTORY_READERS } from './suite-history.js'
 import { HTTP_CONNECTIONS } from './suite-http.js'
 import { type LifecycleRow, lifecycleRun } from './suite-lifecycle.js'
@@ -66,6 +67,7 @@ async function serverRun(
     // HTTP before the bulk loads: their checkpoints and autovacuum would weigh on it.
     if (want('http') && direct) await httpPhase(run, profile, direct)
     if (want('history')) await historyPhase(run, profile, targets, owner, profile.historySizes)
+    if (want('encryption') && direct) await encryptionPhase(run, direct, profile.compare)
   } finally {
     await opened?.close()
     await owner.end().catch(() => {})

@@ -62,8 +62,8 @@ export function register(program: Command): void {
     .option('--quick', 'short rounds and small data sets (under two minutes, for CI)')
     .option(
       '--suites <list>',
-      'suites to run: turns,history,interactions,http,partitions,search,analytics,lifecycle',
-      'turns,history,interactions,http,partitions,search,analytics,lifecycle',
+      'suites to run: turns,history,interactions,http,partitions,search,analytics,lifecycle,encryption',
+      'turns,history,interactions,http,partitions,search,analytics,lifecycle,encryption',
     )
     .option(
       '--targets <list>',
