@@ -101,6 +101,7 @@ export function register(program: Command): void {
             filters: f,
             write: writer(stream),
             onProgress: (n) => progress.update(n),
+            open: store.contentOpener(),
           })
           if (partial && opts.out) {
             stream.end()

@@ -24,6 +24,20 @@ export interface ExportOptions {
   onProgress?(rows: number): void
   /** Rows per page (default 2000). */
   pageSize?: number
+  /** Opens an encrypted tenant's sealed texts and userMetadata (the store's keys); absent: as stored. */
+  open?: ExportOpener
+}
+
+/** Turns and sessions of one tenant as they should be written (encrypted content opened). */
+export interface ExportOpener {
+  turns<R extends { id: string; user_message: string; robot_response: string | null }>(
+    tenant: string,
+    rows: R[],
+  ): Promise<R[]>
+  sessions<R extends { id: string; user_metadata: Record<string, unknown> }>(
+    tenant: string,
+    rows: R[],
+  ): Promise<R[]>
 }
 
 /** The tenants holding rows, without scanning the tables: a skip scan of the primary key indexes. */
@@ -115,7 +129,7 @@ export async function exportData(db: Queryable, options: ExportOptions): Promise
       let group: SessionRow[] = []
       let groupTurns = 0
       const flush = async () => {
-        if (group.length) await writeGroup(db, tenantId, group, page, options.write, summary)
+        if (group.length) await writeGroup(db, tenantId, group, page, options.write, summary, options.open)
         progress()
         group = []
         groupTurns = 0
@@ -174,7 +188,10 @@ async function writeGroup(
   page: number,
   write: (chunk: string) => Promise<void>,
   summary: ExportSummary,
+  open?: ExportOpener,
 ): Promise<void> {
+  const openTurns = (rows: TurnRow[]) => (open ? open.turns(tenantId, rows) : Promise.resolve(rows))
+  if (open) group = await open.sessions(tenantId, group)
   const sessionLine = (s: SessionRow) =>
     line({
       type: 'session',
@@ -210,7 +227,7 @@ async function writeGroup(
           values: [tenantId, [s.id], key.at, key.id, page],
         })
         if (rows.length === 0) break
-        await write(rows.map(turnLine).join(''))
+        await write((await openTurns(rows)).map(turnLine).join(''))
         summary.turns += rows.length
         const last = rows[rows.length - 1]
         if (last) key = { at: last.created_at, id: last.id }
@@ -220,10 +237,11 @@ async function writeGroup(
     return
   }
   // Several sessions whose turns fit one page (message_count is exact): one query for all of them.
-  const { rows } = await db.query<TurnRow>({
+  const { rows: stored } = await db.query<TurnRow>({
     text: TURNS,
     values: [tenantId, group.map((s) => s.id), MIN_KEY.at, MIN_KEY.id, page + 1],
   })
+  const rows = await openTurns(stored)
   const bySession = new Map<string, TurnRow[]>()
   for (const r of rows) {
     const list = bySession.get(r.session_id)

@@ -28,6 +28,7 @@ import {
   UnavailableError,
   ValidationError,
 } from '../errors.js'
+import type { ExportOpener } from '../lifecycle/export.js'
 import { INSPECT_CUSTOM } from '../portable-types.js'
 import { buildContext, CONTEXT_LIMITS } from '../search/context.js'
 import type { Embedder } from '../search/embedders/embedder.js'
@@ -415,6 +416,19 @@ export class Store {
       content: this.core.content,
       retry: (fn) => this.core.retry(fn),
     })
+  }
+
+  /**
+   * Opens encrypted tenants' content read as the owner (export reads rows itself): sealed texts and
+   * userMetadata opened with each tenant's keys, plain rows as they are.
+   */
+  contentOpener(): ExportOpener {
+    const content = this.core.content
+    const owner = this.core.transport.owner
+    return {
+      turns: (tenant, rows) => content.openTurns(owner, tenant, rows),
+      sessions: (tenant, rows) => content.openSessions(owner, tenant, rows),
+    }
   }
 
   /** One user's data in this tenant: `export(userId)` and `erase(userId)` (both audited). */

@@ -3,6 +3,7 @@
 // another row or tenant does not decrypt, a missing or wrong master key writes nothing, enabling a
 // tenant with turns runs in resumable batches, and search says what it cannot do.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { exportData } from '../../src/lifecycle/export.js'
 import { backend, openTestStore, type TestStore, turnInput } from '../support/store.js'
 import { newKey as key, MASTER, withMasterKey } from './encryption-support.js'
 
@@ -93,6 +94,21 @@ describe(`encryption (${backend})`, () => {
     for await (const record of await acme.users.export('u1')) records.push(record)
     expect(JSON.stringify(records)).toContain('hunter3')
     expect(JSON.stringify(records)).toContain('orbit the moon')
+    // The export command's reader (as the owner) opens them too; without the opener, ciphertext as stored.
+    let exported = ''
+    const write = async (chunk: string) => {
+      exported += chunk
+    }
+    await exportData(t.store.transport.owner, {
+      filters: { tenant: 'enc_acme' },
+      write,
+      open: t.store.contentOpener(),
+    })
+    expect(exported).toContain('my password is hunter4')
+    expect(exported).toContain('orbit the moon')
+    exported = ''
+    await exportData(t.store.transport.owner, { filters: { tenant: 'enc_acme' }, write })
+    expect(exported).not.toContain('hunter')
     // Other tenants are untouched.
     const plain = await t.store.tenant('enc_plain').recordTurn(turnInput('p1', 1))
     const [p] = await t.ownerQuery<{ user_message: string }>(
