@@ -38,6 +38,8 @@ export class SearchEngine {
   /** Tenants known to hold vectors of the configured model (the default mode is then hybrid). */
   private readonly tenantsWithVectors = new Map<string, number>()
   private worker: EmbeddingWorker | undefined
+  /** Opens encrypted tenants' texts for the embedding worker (set by the store). */
+  openTexts: QueueOptions['openTexts']
 
   constructor(
     private readonly transport: Transport,
@@ -194,7 +196,7 @@ export class SearchEngine {
   /** One batch of the queue (tests, the embed command). */
   workBatch(options: QueueOptions = {}): Promise<BatchResult> {
     if (!this.embedder) throw new EmbeddingsDisabledError()
-    return workBatch(this.transport.owner, this.embedder, options)
+    return workBatch(this.transport.owner, this.embedder, { openTexts: this.openTexts, ...options })
   }
 
   /** Queues the turns that have no vector by the configured model. */
@@ -206,6 +208,7 @@ export class SearchEngine {
   startWorker(options: ConstructorParameters<typeof EmbeddingWorker>[2] = {}): void {
     if (!this.embedder || this.worker) return
     this.worker = new EmbeddingWorker(this.transport.owner, this.embedder, {
+      openTexts: this.openTexts,
       ...options,
       prepare: async () => {
         await this.prepareIndex()

@@ -18,6 +18,19 @@ export interface QueueOptions {
   maxBackoffMs?: number
   /** Pause when the queue has nothing due, default 1 s. */
   idleMs?: number
+  /**
+   * Opens encrypted tenants' texts in place before they are embedded; a row whose tenant did not opt in
+   * to semantic search gets null texts (not embedded: vectors would leak its meaning).
+   */
+  openTexts?: (rows: QueuedText[]) => Promise<void>
+}
+
+/** A queued turn's texts as the worker reads them. */
+export interface QueuedText {
+  tenant_id: string
+  turn_id: string
+  user_message: string | null
+  robot_response: string | null
 }
 
 export interface BatchResult {
@@ -101,6 +114,7 @@ export async function workBatch(
     text: TEXTS,
     values: [claimed.map((c) => c.tenant_id), claimed.map((c) => c.turn_id), embedder.model],
   })
+  if (options.openTexts) await options.openTexts(rows)
   const work: Array<{ tenant_id: string; turn_id: string; created_at: Date; text: string }> = []
   for (const r of rows) {
     const text = r.created_at && !r.embedded ? embeddingText(r.user_message ?? '', r.robot_response) : null

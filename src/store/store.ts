@@ -179,6 +179,7 @@ class StoreCore {
       (fn) => this.retry(fn),
       (tenant) => this.reads.reader(tenant),
     )
+    this.search.openTexts = (rows) => this.content.openQueuedTexts(transport.owner, rows)
     if (config.groupCommit.enabled) {
       // PGlite has one connection: one batch at a time, so every turn that waits joins the next one.
       const slots = transport.driver === 'pglite' ? 1 : config.poolMax

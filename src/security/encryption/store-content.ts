@@ -163,6 +163,34 @@ export class StoreContent {
     return 'semantic'
   }
 
+  /**
+   * The embedding worker's texts (all tenants, the owner's pool): opened where the tenant opted in to
+   * semantic search, else emptied so no vector is computed from them. Plain rows are left as they are.
+   */
+  async openQueuedTexts(
+    owner: Queryable,
+    rows: Array<{
+      tenant_id: string
+      turn_id: string
+      user_message: string | null
+      robot_response: string | null
+    }>,
+  ): Promise<void> {
+    for (const r of rows) {
+      if (!isSealed(r.user_message) && !isSealed(r.robot_response)) continue
+      const c = await this.state(owner, r.tenant_id)
+      if (c.version <= 0 || !c.semanticSearch) {
+        r.user_message = null
+        r.robot_response = null
+        continue
+      }
+      const open = (field: 'user_message' | 'robot_response', v: string | null) =>
+        v === null ? null : openText(c, field, r.turn_id, v)
+      r.user_message = open('user_message', r.user_message)
+      r.robot_response = open('robot_response', r.robot_response)
+    }
+  }
+
   /** Search results with their turns and snippets opened. */
   async openSearch(db: Queryable, tenant: string, response: SearchResponse): Promise<SearchResponse> {
     const sealed = response.results.some(
