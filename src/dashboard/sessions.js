@@ -125,10 +125,11 @@ async function transcript(container, sessionId) {
       after,
     })
     for (const turn of page.turns) chat.append(...bubbles(turn))
+    // replaceChildren would write a null as the text "null": pass nothing instead.
     more.replaceChildren(
-      page.nextCursor
-        ? h('button', { type: 'button', onclick: () => load(page.nextCursor) }, 'Later turns →')
-        : null,
+      ...(page.nextCursor
+        ? [h('button', { type: 'button', onclick: () => load(page.nextCursor) }, 'Later turns →')]
+        : []),
     )
     if (page.turns.length === 0 && !after)
       chat.append(h('li', { class: 'note' }, 'This session has no turns.'))

@@ -155,6 +155,7 @@ describe.skipIf(backend === 'pgbouncer' || backend === 'neon')(`dashboard in a b
     await page.goto(`${server.url}/#/sessions/ada-first`)
     await page.waitForSelector('#transcript .msg.user')
     expect(await page.textContent('#transcript .msg.user .text')).toBe(HOSTILE)
+    expect(await page.textContent('.page-sessions')).not.toContain('null')
     expect(await page.$$('#transcript img, #transcript b')).toEqual([])
     expect(await page.evaluate(() => (window as unknown as { __owned?: number }).__owned)).toBeUndefined()
     await screenshot(page, `dashboard-${backend}-sessions`)
