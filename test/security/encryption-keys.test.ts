@@ -151,16 +151,18 @@ describe(`encryption keys (${backend})`, () => {
     await withMasterKey(t, MASTER, async (o) => {
       await expect(o.tenant(tenant).history('x0')).rejects.toMatchObject({ code: 'content_shredded' })
     })
+    // (On PGlite the store was reopened above: act through the current one.)
+    const current = t.store.tenant(tenant).as('key:admin-test')
     const audit = await t.store.tenant(tenant).audit.list()
     expect(audit.events.map((e) => e.action)).toEqual(['encryption.enable', 'encryption.shred'])
     expect(audit.events[1]).toMatchObject({ actor: 'key:admin-test', details: { keysDestroyed: 1 } })
     expect((await verifyAudit(t.store.transport.owner)).ok).toBe(true)
     // Enable again: a new key for new content; the old stays unreadable.
-    const again = await s.encryption.enable()
+    const again = await current.encryption.enable()
     expect(again.status).toMatchObject({ state: 'on', keyVersion: 2 })
-    await s.recordTurn(turnInput('x1', 3, { userMessage: 'after the shred' }))
-    expect((await s.history('x1')).turns[0]?.userMessage).toBe('after the shred')
-    await expect(s.history('x0')).rejects.toMatchObject({ code: 'content_shredded' })
+    await current.recordTurn(turnInput('x1', 3, { userMessage: 'after the shred' }))
+    expect((await current.history('x1')).turns[0]?.userMessage).toBe('after the shred')
+    await expect(current.history('x0')).rejects.toMatchObject({ code: 'content_shredded' })
     // Shredding a tenant never encrypted: refused, naming why.
     await expect(t.store.tenant('never_enc').encryption.shred()).rejects.toThrow(/is not encrypted/)
   })
