@@ -131,7 +131,7 @@ export async function lifecycleRun(
     const next = monthStart(new Date(), -2)
     const client = await owner.connect()
     // A connection ended by the server fails the next query (recorded), not the whole process.
-    client.on('error', () => {})
+    ;(client as unknown as { on?(event: 'error', fn: () => void): void }).on?.('error', () => {})
     try {
       for (const m of [month, next])
         await client.query({
