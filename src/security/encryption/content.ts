@@ -9,7 +9,7 @@ import { dataKey, shredded, type TenantCrypto } from './keyring.js'
 export const SEALED_METADATA_KEY = '$sealed'
 
 /** The key new content of this tenant is sealed with; null when the tenant is not encrypted. */
-export function sealingKey(c: TenantCrypto): { version: number; key: Buffer } | null {
+export function sealingKey(c: TenantCrypto): { version: number; key: Uint8Array } | null {
   if (c.version === 0) return null
   if (c.version < 0) throw shredded(c.tenant)
   return { version: c.version, key: dataKey(c, c.version) }

@@ -41,7 +41,7 @@ export interface SealContext {
   rowId: string
 }
 
-export function seal(key: Buffer, version: number, plain: string, at: SealContext): string {
+export function seal(key: Uint8Array, version: number, plain: string, at: SealContext): string {
   const iv = randomBytes(IV_BYTES)
   const cipher = createCipheriv('aes-256-gcm', key, iv)
   cipher.setAAD(associatedData(at.tenant, at.field, at.rowId, version))
@@ -50,7 +50,7 @@ export function seal(key: Buffer, version: number, plain: string, at: SealContex
 }
 
 /** The plain text, or null when the ciphertext does not authenticate for this tenant, row and field. */
-export function tryOpen(key: Buffer, sealed: string, at: SealContext): string | null {
+export function tryOpen(key: Uint8Array, sealed: string, at: SealContext): string | null {
   const version = sealedVersion(sealed)
   if (version === null) return null
   const body = Buffer.from(sealed.slice(sealed.indexOf(':', SEALED_PREFIX.length) + 1), 'base64url')
@@ -70,8 +70,8 @@ export function tryOpen(key: Buffer, sealed: string, at: SealContext): string | 
 
 /** Wraps a data key with a master key; the associated data binds tenant, version and master key id. */
 export function wrapKey(
-  master: Buffer,
-  dataKey: Buffer,
+  master: Uint8Array,
+  dataKey: Uint8Array,
   tenant: string,
   version: number,
   masterId: string,
@@ -84,7 +84,7 @@ export function wrapKey(
 
 /** The data key, or null when this master key does not open it. */
 export function unwrapKey(
-  master: Buffer,
+  master: Uint8Array,
   wrapped: Buffer,
   tenant: string,
   version: number,

@@ -14,8 +14,9 @@ export interface TenantCrypto {
   /** The data key new content is sealed with: 0 not encrypted, -1 shredded. */
   version: number
   semanticSearch: boolean
+  // Uint8Array (a Buffer is one) in the types the package publishes: they must check without @types/node.
   /** Unwrapped data keys by version. */
-  keys: Map<number, Buffer>
+  keys: Map<number, Uint8Array>
   /** Versions whose key could not be unwrapped, and why (no master key, wrong master key). */
   unavailable: Map<number, string>
   destroyed: Set<number>
@@ -107,7 +108,7 @@ export class Keyring {
 }
 
 /** The key of `version`, or a clear error: shredded, or the master key missing or wrong. */
-export function dataKey(c: TenantCrypto, version: number): Buffer {
+export function dataKey(c: TenantCrypto, version: number): Uint8Array {
   const key = c.keys.get(version)
   if (key) return key
   if (c.destroyed.has(version) || c.version === -1) throw shredded(c.tenant)

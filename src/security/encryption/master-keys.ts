@@ -10,7 +10,7 @@ export const MASTER_KEY_ENV = 'ROBOT_BRAIN_MASTER_KEY'
 export interface MasterKeys {
   /** The id of the key new data keys are wrapped with. */
   currentId: string
-  byId: ReadonlyMap<string, Buffer>
+  byId: ReadonlyMap<string, Uint8Array>
 }
 
 const ID_RE = /^[A-Za-z0-9._-]{1,64}$/
