@@ -132,6 +132,28 @@ export function isRetryable(err: unknown): boolean {
   return retryReason(err) !== null
 }
 
+/**
+ * For a delete retried by withRetry: whether a row is gone because of this call. True when this attempt
+ * deleted it, or when an earlier attempt failed in a way that may have committed (a connection lost
+ * mid-statement loses only the acknowledgement). A conflict (deadlock, serialization failure) or a
+ * refused connection rolled back or never began: a row found absent after one of those was deleted by
+ * someone else, and that caller is told so.
+ */
+export function deleteAttempts(remove: () => Promise<boolean>): (attempt: number) => Promise<boolean> {
+  let mayHaveCommitted = false
+  return async () => {
+    try {
+      return (await remove()) || mayHaveCommitted
+    } catch (err) {
+      const reason = retryReason(err)
+      if (reason && reason !== 'transaction_conflict' && reason !== 'too_many_connections') {
+        mayHaveCommitted = true
+      }
+      throw err
+    }
+  }
+}
+
 export interface RetryHooks {
   /** Called before each retry with the error that caused it. */
   onRetry?: (err: unknown, attempt: number, delayMs: number, reason: RetryReason) => void

@@ -15,7 +15,7 @@ import type { OnlineStepOptions } from '../db/online-steps.js'
 import { explainOwnerError } from '../db/owner-check.js'
 import type { DbPool, Queryable, Transport } from '../db/pool.js'
 import { ReadRouter, type ReplicaState } from '../db/read-routing.js'
-import { type RetryHooks, withRetry } from '../db/retry.js'
+import { deleteAttempts, type RetryHooks, withRetry } from '../db/retry.js'
 import { deriveRuntimeRole, runtimeRoleFor, SHARED_ROLE } from '../db/runtime-role.js'
 import type { PoolErrorListener } from '../db/server-transport.js'
 import { SQLSTATE } from '../db/sqlstate.js'
@@ -639,9 +639,10 @@ export class Store {
     const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
     const id = v.uuid('turnId', turnId)
     const db = await this.app()
-    // A retry after a lost acknowledgement finds the turn already gone: that is success.
+    // A retry after a lost acknowledgement finds the turn already gone: that is success (but not
+    // after a conflict, which rolled back: then a concurrent delete took it).
     const deleted = await this.writing(() =>
-      this.core.retry(async (attempt) => (await deleteTurnRow(db, this.tenantId, sid, id)) || attempt > 0),
+      this.core.retry(deleteAttempts(() => deleteTurnRow(db, this.tenantId, sid, id))),
     )
     if (!deleted) throw new NotFoundError(`turn ${id} not found in session ${JSON.stringify(sid)}`)
   }
@@ -865,11 +866,10 @@ export class Store {
   async deleteSession(sessionId: string): Promise<void> {
     const sid = v.identifier('sessionId', sessionId, LIMITS.sessionIdMax)
     const db = await this.app()
-    // A retry after a lost acknowledgement finds the session already gone: that is success.
+    // A retry after a lost acknowledgement finds the session already gone: that is success (but not
+    // after a conflict, which rolled back: then a concurrent delete took it).
     const deleted = await this.writing(() =>
-      this.core.retry(
-        async (attempt) => (await deleteSessionRow(db, this.tenantId, sid, this.actor)) || attempt > 0,
-      ),
+      this.core.retry(deleteAttempts(() => deleteSessionRow(db, this.tenantId, sid, this.actor))),
     )
     if (!deleted) throw new NotFoundError(`session ${JSON.stringify(sid)} not found`)
   }

@@ -6,7 +6,7 @@ import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import ws from 'ws'
 import { optionsFromEnv, resolveConfig } from '../../src/config.js'
-import { backoffDelay, retryReason, withRetry } from '../../src/db/retry.js'
+import { backoffDelay, deleteAttempts, retryReason, withRetry } from '../../src/db/retry.js'
 import { fromWebSocketEvent, WebSocketConnectionError } from '../../src/db/websocket-errors.js'
 import { UnavailableError } from '../../src/errors.js'
 import { ADMIN_URL, backendName } from '../support/backend.js'
@@ -227,5 +227,32 @@ describe('retry configuration', () => {
       }),
     )
     expect(tuned.retry).toEqual({ budgetMs: 5_000, baseDelayMs: 100, maxDelayMs: 500 })
+  })
+})
+
+describe('a retried delete: absent after which failure counts as deleted', () => {
+  const options = { budgetMs: 5_000, baseDelayMs: 1, maxDelayMs: 2 }
+  // The first attempt fails with `err`; the second finds the row gone.
+  const run = (err: Error & { code?: string }) => {
+    let calls = 0
+    return withRetry(
+      deleteAttempts(async () => {
+        calls++
+        if (calls === 1) throw err
+        return false
+      }),
+      options,
+    )
+  }
+  const withCode = (code: string, message = code) => Object.assign(new Error(message), { code })
+
+  it('after a lost connection (the delete may have committed): deleted', async () => {
+    await expect(run(withCode('ECONNRESET'))).resolves.toBe(true)
+    await expect(run(withCode('57P01', 'terminating connection'))).resolves.toBe(true)
+  })
+
+  it('after a deadlock or serialization failure (rolled back): someone else deleted it', async () => {
+    await expect(run(withCode('40P01', 'deadlock detected'))).resolves.toBe(false)
+    await expect(run(withCode('40001', 'could not serialize access'))).resolves.toBe(false)
   })
 })
