@@ -2,7 +2,7 @@
 // range and optionally per bucket, from personality_rollups (whole hours) plus the raw turns of the
 // partial hours at the ends. Rollup rows are per session, so distinct sessions are exact in any range.
 import type { Queryable } from '../db/pool.js'
-import { rangeParams, type TimeRange } from './range.js'
+import { partialHourRows, rangeParams, type TimeRange } from './range.js'
 
 export interface PersonalityFigures {
   turns: number
@@ -38,21 +38,7 @@ src AS (
   -- The partial hours: the raw turns of the sessions the rollups list in those hours (index lookups).
   SELECT date_trunc('hour', x.created_at, 'UTC'), x.robot_personality, x.session_id, count(*),
          sum(char_length(x.user_message)), count(x.robot_response), coalesce(sum(char_length(x.robot_response)), 0)
-  FROM ctx CROSS JOIN LATERAL (
-    SELECT DISTINCT r.session_id FROM robot_brain.personality_rollups r
-    WHERE r.tenant_id = ctx.tenant_id AND r.hour = ANY ($6::timestamptz[])
-  ) k CROSS JOIN LATERAL (
-    -- Two index ranges, before and after the whole hours: one range with the whole hours filtered out
-    -- lets the planner read every turn of the range and keep the few it needs.
-    SELECT * FROM robot_brain.conversations x
-    WHERE x.tenant_id = ctx.tenant_id AND x.session_id = k.session_id
-      AND x.created_at >= $2::timestamptz AND x.created_at < least($3::timestamptz, $4::timestamptz)
-    UNION ALL
-    SELECT * FROM robot_brain.conversations x
-    WHERE x.tenant_id = ctx.tenant_id AND x.session_id = k.session_id
-      AND x.created_at >= greatest($2::timestamptz, $5::timestamptz, least($3::timestamptz, $4::timestamptz))
-      AND x.created_at < $3::timestamptz
-  ) x
+  FROM ctx CROSS JOIN LATERAL ${partialHourRows('personality_rollups', 'conversations', 'session_id')}
   GROUP BY 1, 2, 3
 )`
 

@@ -39,8 +39,16 @@ export interface TimeRange {
   wholeTo: Date
   /** The hours holding the partial ends (read from raw rows); none when both ends are on the hour. */
   edgeHours: Date[]
+  /**
+   * Whole UTC days [dayFrom, dayTo) inside the whole hours, answered from daily rollups where they
+   * exist; the whole hours outside them come from hourly rows. Empty (both at wholeFrom) when the
+   * range holds no whole day or the bucket is an hour.
+   */
+  dayFrom: Date
+  dayTo: Date
 }
 
+const DAY_MS = 24 * HOUR_MS
 const floorHour = (ms: number) => Math.floor(ms / HOUR_MS) * HOUR_MS
 const ceilHour = (ms: number) => Math.ceil(ms / HOUR_MS) * HOUR_MS
 
@@ -72,7 +80,40 @@ export function timeRange(input: RangeInput, now: Date = new Date()): TimeRange 
   if (to.getTime() % HOUR_MS !== 0 && !edgeHours.some((h) => h.getTime() === lastHour)) {
     edgeHours.push(new Date(lastHour))
   }
-  return { from, to, bucket, wholeFrom: new Date(wholeFrom), wholeTo: new Date(wholeTo), edgeHours }
+  let dayFrom = Math.ceil(wholeFrom / DAY_MS) * DAY_MS
+  let dayTo = Math.floor(wholeTo / DAY_MS) * DAY_MS
+  if (bucket === 'hour' || dayFrom >= dayTo) {
+    dayFrom = wholeFrom
+    dayTo = wholeFrom
+  }
+  return {
+    from,
+    to,
+    bucket,
+    wholeFrom: new Date(wholeFrom),
+    wholeTo: new Date(wholeTo),
+    edgeHours,
+    dayFrom: new Date(dayFrom),
+    dayTo: new Date(dayTo),
+  }
+}
+
+/** The start of the UTC bucket holding `ms`, as date_trunc(bucket, t, 'UTC') gives it (weeks from Monday). */
+export function bucketStart(ms: number, bucket: Bucket): number {
+  switch (bucket) {
+    case 'hour':
+      return floorHour(ms)
+    case 'day':
+      return Math.floor(ms / DAY_MS) * DAY_MS
+    case 'week': {
+      const day = Math.floor(ms / DAY_MS) * DAY_MS
+      return day - ((new Date(day).getUTCDay() + 6) % 7) * DAY_MS
+    }
+    case 'month': {
+      const d = new Date(ms)
+      return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
+    }
+  }
 }
 
 /** The SQL parameters every analytics query takes after the tenant: $2..$7. */
@@ -85,4 +126,28 @@ export function rangeParams(r: TimeRange): unknown[] {
     r.edgeHours.map((h) => h.toISOString()),
     r.bucket,
   ]
+}
+
+/**
+ * The raw rows (as `x`) of the partial hours at either end of a range, for the keys (`column`: a robot,
+ * a session) that the rollups list in those edge hours: index lookups per key, never a scan. Uses the
+ * parameters of rangeParams ($2 from, $3 to, $4 and $5 the whole hours, $6 the edge hours) and a `ctx`
+ * holding the tenant; goes after `CROSS JOIN LATERAL`.
+ */
+export function partialHourRows(rollups: string, table: string, column: string): string {
+  return `(
+    SELECT DISTINCT r.${column} FROM robot_brain.${rollups} r
+    WHERE r.tenant_id = ctx.tenant_id AND r.hour = ANY ($6::timestamptz[])
+  ) k CROSS JOIN LATERAL (
+    -- Two index ranges, before and after the whole hours: one range with the whole hours filtered
+    -- out lets the planner read every row of the key in between and keep the few it needs.
+    SELECT * FROM robot_brain.${table} x
+    WHERE x.tenant_id = ctx.tenant_id AND x.${column} = k.${column}
+      AND x.created_at >= $2::timestamptz AND x.created_at < least($3::timestamptz, $4::timestamptz)
+    UNION ALL
+    SELECT * FROM robot_brain.${table} x
+    WHERE x.tenant_id = ctx.tenant_id AND x.${column} = k.${column}
+      AND x.created_at >= greatest($2::timestamptz, $5::timestamptz, least($3::timestamptz, $4::timestamptz))
+      AND x.created_at < $3::timestamptz
+  ) x`
 }

@@ -30,31 +30,58 @@ export function personalityRollupCte(inserted: string, sessions: string): string
 )`
 }
 
+// How an upsert adds a batch's figures to an interaction rollup row, hourly or daily alike.
+const ADD_INTERACTION_FIGURES = `SET events = r.events + excluded.events, successes = r.successes + excluded.successes,
+        duration_sum = r.duration_sum + excluded.duration_sum,
+        duration_max = greatest(r.duration_max, excluded.duration_max),
+        sketch_entries = robot_brain.sketch_append(r.sketch_entries, excluded.sketch_entries)`
+
 /**
- * Adds inserted interaction events to interaction_rollups: counts, successes, the duration sum and
- * max, and the duration sketch (bucket counts, merged into the stored one). `inserted` names a CTE
- * returning tenant_id, robot_id, interaction_type, duration_ms, success and created_at.
+ * Adds inserted interaction events to interaction_rollups (per hour, robot and type) and to
+ * interaction_day_rollups (per UTC day, and per robot or per type): counts, successes, the duration
+ * sum and max, and the duration sketch entries (migration 0016), appended to the stored ones, which
+ * costs a concatenation, not a rebuild of the sketch. `inserted` names a CTE returning tenant_id,
+ * robot_id, interaction_type, duration_ms, success and created_at. The hourly rows are upserted before
+ * the daily ones, each in key order, so concurrent statements lock rollup rows in one order.
  */
 export function interactionRollupCte(inserted: string): string {
-  return `interaction_rollup AS (
+  return `interaction_cells AS (
+  SELECT tenant_id, date_trunc('hour', created_at, 'UTC') AS hour, robot_id, interaction_type,
+         robot_brain.sketch_index(duration_ms) AS idx, count(*) AS n,
+         count(*) FILTER (WHERE success) AS ok, sum(duration_ms) AS total, max(duration_ms) AS top
+  FROM ${inserted}
+  GROUP BY 1, 2, 3, 4, 5
+),
+interaction_rollup AS (
   INSERT INTO robot_brain.interaction_rollups AS r
-    (tenant_id, hour, robot_id, interaction_type, events, successes, duration_sum, duration_max, sketch)
-  SELECT tenant_id, hour, robot_id, interaction_type, sum(n), sum(ok), sum(total), max(top),
-         jsonb_object_agg(idx::text, n)
-  FROM (
-    SELECT tenant_id, date_trunc('hour', created_at, 'UTC') AS hour, robot_id, interaction_type,
-           robot_brain.sketch_index(duration_ms) AS idx, count(*) AS n,
-           count(*) FILTER (WHERE success) AS ok, sum(duration_ms) AS total, max(duration_ms) AS top
-    FROM ${inserted}
-    GROUP BY 1, 2, 3, 4, 5
-  ) b
+    (tenant_id, hour, robot_id, interaction_type, events, successes, duration_sum, duration_max, sketch,
+     sketch_entries)
+  SELECT tenant_id, hour, robot_id, interaction_type, sum(n), sum(ok), sum(total), max(top), '{}'::jsonb,
+         array_agg(robot_brain.sketch_entry(idx, n))
+  FROM interaction_cells
   GROUP BY 1, 2, 3, 4
   ORDER BY 1, 2, 3, 4
   ON CONFLICT (tenant_id, hour, robot_id, interaction_type) DO UPDATE
-    SET events = r.events + excluded.events, successes = r.successes + excluded.successes,
-        duration_sum = r.duration_sum + excluded.duration_sum,
-        duration_max = greatest(r.duration_max, excluded.duration_max),
-        sketch = robot_brain.sketch_merge(r.sketch, excluded.sketch)
+    ${ADD_INTERACTION_FIGURES}
+  RETURNING 1
+),
+interaction_day_rollup AS (
+  INSERT INTO robot_brain.interaction_day_rollups AS r
+    (tenant_id, dim, day, key, events, successes, duration_sum, duration_max, sketch_entries)
+  SELECT tenant_id, dim, day, key, sum(n), sum(ok), sum(total), max(top),
+         array_agg(robot_brain.sketch_entry(idx, n))
+  FROM (
+    SELECT c.tenant_id, d.dim, date_trunc('day', c.hour, 'UTC') AS day, d.key, c.idx, sum(c.n)::bigint AS n,
+           sum(c.ok) AS ok, sum(c.total) AS total, max(c.top) AS top
+    FROM interaction_cells c
+    CROSS JOIN LATERAL (VALUES ('r'::"char", c.robot_id), ('t'::"char", c.interaction_type)) d(dim, key)
+    GROUP BY 1, 2, 3, 4, 5
+  ) b
+  WHERE (SELECT count(*) FROM interaction_rollup) >= 0
+  GROUP BY 1, 2, 3, 4
+  ORDER BY 1, 2, 3, 4
+  ON CONFLICT (tenant_id, dim, day, key) DO UPDATE
+    ${ADD_INTERACTION_FIGURES}
   RETURNING 1
 )`
 }

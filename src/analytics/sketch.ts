@@ -1,7 +1,12 @@
 // A DDSketch-style duration sketch: log buckets whose width keeps every quantile within a relative
 // error ALPHA of the exact value. Sketches merge by adding counts bucket by bucket, so the rollup of a
-// month is the sum of its hours without touching raw rows. The bucket of a duration is computed in SQL
+// month is the sum of its days without touching raw rows. The bucket of a duration is computed in SQL
 // (robot_brain.sketch_index, migration 0006) with the same constants; this file reads sketches back.
+//
+// Stored forms: a jsonb object bucket -> count (hourly rows merged before migration 0016), and sketch
+// entries, an int8 array of (bucket + 1) << 32 | count in any order (migration 0016). Both are read
+// as text and added into a DenseSketch here: merging hundreds of sketches costs a few array additions
+// in the application instead of expanding every entry into a row in SQL.
 
 /**
  * Relative accuracy. 0.95% rather than 1%, so floating point at bucket edges can never push an
@@ -25,26 +30,86 @@ export function bucketValue(index: number): number {
   return index === ZERO_INDEX ? 0 : (2 * GAMMA ** index) / (GAMMA + 1)
 }
 
-export function mergeInto(target: Sketch, source: Sketch): Sketch {
-  for (const [k, n] of Object.entries(source)) target[k] = (target[k] ?? 0) + Number(n)
-  return target
-}
+const TWO_32 = 4294967296
+/** Slots a DenseSketch holds at first: bucket -1 (zero) to 1,198, past every integer duration (2^31 ms is bucket 1,131). */
+const INITIAL_SLOTS = 1200
 
-/**
- * The q-quantile by nearest rank: the value of rank ceil(q·n) (1-based), the same as SQL's
- * percentile_disc(q). Clamped to the exact maximum, which the rollups keep. null for an empty sketch.
- */
-export function quantile(sketch: Sketch, q: number, max: number): number | null {
-  const buckets = Object.entries(sketch)
-    .map(([k, n]) => [Number(k), Number(n)] as const)
-    .sort((a, b) => a[0] - b[0])
-  const total = buckets.reduce((s, [, n]) => s + n, 0)
-  if (total === 0) return null
-  const rank = Math.max(1, Math.ceil(q * total))
-  let seen = 0
-  for (const [index, n] of buckets) {
-    seen += n
-    if (seen >= rank) return Math.min(bucketValue(index), max)
+/** Counts by bucket in a typed array (slot = bucket + 1), cheap to add into and to read quantiles from. */
+export class DenseSketch {
+  counts = new Float64Array(INITIAL_SLOTS)
+  total = 0
+
+  private add(slot: number, n: number): void {
+    if (slot >= this.counts.length) {
+      const grown = new Float64Array(Math.max(slot + 1, this.counts.length * 2))
+      grown.set(this.counts)
+      this.counts = grown
+    }
+    this.counts[slot] = (this.counts[slot] ?? 0) + n
+    this.total += n
   }
-  return max
+
+  /**
+   * Adds sketch entries in the text form of a bigint[] ("{e1,e2,...}", non-negative), as the queries
+   * return them. Digits are read in place: a 30-day answer holds hundreds of thousands of entries, and
+   * splitting the text into strings first took most of the time.
+   */
+  addEntries(text: string | null): void {
+    if (!text) return
+    let e = 0
+    let digits = false
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i) - 48
+      if (c >= 0 && c <= 9) {
+        e = e * 10 + c
+        digits = true
+      } else if (digits) {
+        const slot = Math.floor(e / TWO_32)
+        this.add(slot, e - slot * TWO_32)
+        e = 0
+        digits = false
+      }
+    }
+  }
+
+  /** Adds a jsonb sketch (bucket index -> count). */
+  addObject(sketch: Sketch | null): void {
+    if (!sketch) return
+    for (const k in sketch) this.add(Number(k) + 1, Number(sketch[k]))
+  }
+
+  addSketch(other: DenseSketch): void {
+    if (other.counts.length > this.counts.length) this.add(other.counts.length - 1, 0)
+    const src = other.counts
+    const dst = this.counts
+    for (let i = 0; i < src.length; i++) {
+      const n = src[i] as number
+      if (n !== 0) dst[i] = (dst[i] as number) + n
+    }
+    this.total += other.total
+  }
+
+  /**
+   * Nearest-rank quantiles, all in one pass: the value of rank ceil(q·n) (1-based), as SQL's
+   * percentile_disc(q), clamped to the exact maximum, which the rollups keep; null each when empty.
+   */
+  quantiles(qs: readonly number[], max: number): (number | null)[] {
+    if (this.total === 0) return qs.map(() => null)
+    const ranks = qs.map((q) => Math.max(1, Math.ceil(q * this.total)))
+    const out: (number | null)[] = qs.map(() => max)
+    let seen = 0
+    let next = 0
+    const order = ranks.map((r, i) => [r, i] as const).sort((a, b) => a[0] - b[0])
+    const c = this.counts
+    for (let slot = 0; slot < c.length && next < order.length; slot++) {
+      const n = c[slot] as number
+      if (n === 0) continue
+      seen += n
+      while (next < order.length && seen >= (order[next] as readonly [number, number])[0]) {
+        out[(order[next] as readonly [number, number])[1]] = Math.min(bucketValue(slot - 1), max)
+        next++
+      }
+    }
+    return out
+  }
 }

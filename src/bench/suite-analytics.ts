@@ -1,9 +1,9 @@
 // Suite `analytics`: each analytics query answered from the rollups (store.analytics, through the
 // store as the application role) against the same figures computed from the raw rows in SQL (the
-// owner: no row-level security), in the same run, alternating; and event ingest with the rollup upsert
+// owner: no row-level security), in the same run, alternating; and event ingest with the rollup upserts
 // (the store's statement) against the same statement without it. A database of its own, loaded
 // server-side (INSERT ... SELECT generate_series, triggers off) with 10M events and 1M turns over 90
-// days in the full run, then the rollups filled as migration 0006 fills them.
+// days in the full run, then the rollups filled as the write path leaves them (hourly and daily, 0006 and 0016).
 // Targets: p95 <= 20 ms for a 30-day range by day; rollups >= 50x faster than raw at the full event
 // count; ingest with rollups >= 0.8x of without. The first answer of each query is checked against the
 // raw figures (counts exact, percentiles within 1%): a mismatch is an error of the run.
@@ -110,7 +110,9 @@ SELECT $1, md5('t:' || s || ':' || k)::uuid, 'a' || s,
 FROM generate_series($5::int, $6::int - 1) s, LATERAL (SELECT ${SESSION_START} AS st) t,
      generate_series(0, $4::int - 1) k`
 
-// The rollups as migration 0006 fills them from stored rows.
+// The rollups as the write path leaves them: turns as migration 0006 fills them; hourly interaction
+// rows with sketch entries (migration 0016), and the daily rows from the hourly ones as migration 0016
+// backfills them.
 const FILL_ROLLUPS = [
   `INSERT INTO robot_brain.personality_rollups
    SELECT tenant_id, date_trunc('hour', created_at, 'UTC'), robot_personality, session_id,
@@ -119,8 +121,9 @@ const FILL_ROLLUPS = [
    FROM robot_brain.conversations WHERE tenant_id = $1
    GROUP BY 1, 2, 3, 4`,
   `INSERT INTO robot_brain.interaction_rollups
-   SELECT tenant_id, hour, robot_id, interaction_type, sum(n), sum(ok), sum(total), max(top),
-          jsonb_object_agg(idx::text, n)
+     (tenant_id, hour, robot_id, interaction_type, events, successes, duration_sum, duration_max, sketch, sketch_entries)
+   SELECT tenant_id, hour, robot_id, interaction_type, sum(n), sum(ok), sum(total), max(top), '{}'::jsonb,
+          array_agg(robot_brain.sketch_entry(idx, n) ORDER BY idx)
    FROM (
      SELECT tenant_id, date_trunc('hour', created_at, 'UTC') AS hour, robot_id, interaction_type,
             robot_brain.sketch_index(duration_ms) AS idx, count(*) AS n,
@@ -129,6 +132,25 @@ const FILL_ROLLUPS = [
      GROUP BY 1, 2, 3, 4, 5
    ) b
    GROUP BY 1, 2, 3, 4`,
+  `INSERT INTO robot_brain.interaction_day_rollups
+   WITH hours AS (
+     SELECT r.*, d.dim, d.key, date_trunc('day', r.hour, 'UTC') AS day
+     FROM robot_brain.interaction_rollups r
+     CROSS JOIN LATERAL (VALUES ('r'::"char", r.robot_id), ('t'::"char", r.interaction_type)) d(dim, key)
+     WHERE r.tenant_id = $1
+   ),
+   sketches AS (
+     SELECT tenant_id, dim, day, key, robot_brain.sketch_compact(array_agg(e)) AS s
+     FROM hours CROSS JOIN LATERAL unnest(sketch_entries) e
+     GROUP BY 1, 2, 3, 4
+   )
+   SELECT c.*, coalesce(k.s, '{}')
+   FROM (
+     SELECT tenant_id, dim, day, key, sum(events)::bigint AS events, sum(successes)::bigint AS successes,
+            sum(duration_sum)::bigint AS duration_sum, max(duration_max) AS duration_max
+     FROM hours GROUP BY 1, 2, 3, 4
+   ) c
+   LEFT JOIN sketches k USING (tenant_id, dim, day, key)`,
 ]
 
 /** The figures from the raw rows: $1 tenant, $2 from, $3 to, $4 bucket (when bucketed). */
@@ -435,7 +457,7 @@ export async function loadAnalyticsData(
     await client.query('RESET session_replication_role')
     for (const sql of FILL_ROLLUPS) await client.query({ text: sql, values: [BENCH_TENANT] })
     await client.query(
-      'VACUUM (ANALYZE) robot_brain.robot_interactions, robot_brain.conversations, robot_brain.sessions, robot_brain.interaction_rollups, robot_brain.personality_rollups',
+      'VACUUM (ANALYZE) robot_brain.robot_interactions, robot_brain.conversations, robot_brain.sessions, robot_brain.interaction_rollups, robot_brain.interaction_day_rollups, robot_brain.personality_rollups',
     )
     client.release()
   } catch (err) {

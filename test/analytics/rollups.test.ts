@@ -174,6 +174,63 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
     ])
   })
 
+  it('keeps sketches exact and bounded when many batches reach one hour and day (compaction)', async () => {
+    const s = t.store.tenant('many')
+    // 40 batches of 100 distinct durations from 1 ms to about 17 minutes: about 4,000 sketch entries
+    // appended to one hourly and one daily row per key, past the 896 that trigger compaction.
+    for (let b = 0; b < 40; b++) {
+      await s.recordInteractions(
+        Array.from({ length: 100 }, (_, i) => ({
+          robotId: 'solo',
+          interactionType: 'beep',
+          durationMs: Math.floor(Math.exp(((((b * 100 + i) * 7919) % 4000) / 4000) * 13.8)),
+          success: (b + i) % 4 !== 0,
+          id: newId(),
+          createdAt: `2026-03-10T07:${String((b + i) % 60).padStart(2, '0')}:00Z`,
+        })),
+      )
+    }
+    const sizes = await t.ownerQuery<{ n: number }>(
+      `SELECT cardinality(sketch_entries) AS n FROM robot_brain.interaction_rollups WHERE tenant_id = 'many'
+       UNION ALL
+       SELECT cardinality(sketch_entries) FROM robot_brain.interaction_day_rollups WHERE tenant_id = 'many'`,
+    )
+    expect(sizes).toHaveLength(3)
+    for (const { n } of sizes) expect(n).toBeLessThanOrEqual(896)
+    for (const [groupBy, column] of [
+      ['robotId', 'robot_id'],
+      ['interactionType', 'interaction_type'],
+    ] as const) {
+      for (const bucket of ['hour', 'day', null] as const) {
+        const got = await s.analytics.interactions({ from: FROM, to: TO, groupBy, bucket })
+        const raw = await rawInteractions(t, 'many', FROM, TO, bucket, column)
+        const g = got.groups[0]
+        const figures = bucket ? g?.buckets[0] : g
+        expect(got.groups).toHaveLength(1)
+        expect([figures?.count, figures?.successes, figures?.durationMs.max]).toEqual([
+          raw[0]?.count,
+          raw[0]?.successes,
+          raw[0]?.max,
+        ])
+        for (const q of ['p50', 'p95', 'p99'] as const) {
+          const want = raw[0]?.[q] as number
+          expect(Math.abs((figures?.durationMs[q] ?? Number.NaN) - want)).toBeLessThanOrEqual(0.01 * want)
+        }
+      }
+    }
+  })
+
+  it('compacts a bucket count of 2^32 or more into several entries, losing nothing', async () => {
+    const [row] = await t.ownerQuery<{ entries: string[]; total: string }>(
+      `SELECT c AS entries, (SELECT sum(e & 4294967295) FROM unnest(c) e)::text AS total
+       FROM (SELECT robot_brain.sketch_compact(ARRAY[robot_brain.sketch_entry(3, 4294967295),
+                                                     robot_brain.sketch_entry(3, 7),
+                                                     robot_brain.sketch_entry(-1, 2)]) AS c) x`,
+    )
+    expect(row?.entries).toHaveLength(3)
+    expect(row?.total).toBe(String(4294967295 + 7 + 2))
+  })
+
   it('backfills rows stored before the rollups existed, when the migration runs', async () => {
     const db = await openTestStore('rollups_backfill', { migrate: false })
     try {
@@ -197,17 +254,35 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
       await db.store.migrate()
       const s = db.store.tenant('old')
       await expectExact(db, s, 'old')
-      const got = await s.analytics.interactions({ from: FROM, to: TO, groupBy: 'robotId', bucket: 'day' })
-      const raw = await rawInteractions(db, 'old', FROM, TO, 'day', 'robot_id')
-      const flat = got.groups.flatMap((g) => g.buckets.map((b) => ({ key: g.key, ...b })))
-      expect(flat).toHaveLength(raw.length)
-      for (const r of raw) {
-        const b = flat.find((x) => x.key === r.key && x.start === r.start)
-        expect([b?.count, b?.successes, b?.durationMs.max]).toEqual([r.count, r.successes, r.max])
-        for (const q of ['p50', 'p95', 'p99'] as const) {
-          expect(Math.abs((b?.durationMs[q] ?? Number.NaN) - r[q])).toBeLessThanOrEqual(0.01 * r[q])
+      // Daily rows (migration 0016, from the hourly jsonb sketches of 0006) and hourly rows, whose
+      // sketches are still jsonb; then more events through the write path, appended as entries.
+      const check = async () => {
+        for (const bucket of ['day', 'hour'] as const) {
+          const got = await s.analytics.interactions({ from: FROM, to: TO, groupBy: 'robotId', bucket })
+          const raw = await rawInteractions(db, 'old', FROM, TO, bucket, 'robot_id')
+          const flat = got.groups.flatMap((g) => g.buckets.map((b) => ({ key: g.key, ...b })))
+          expect(flat).toHaveLength(raw.length)
+          for (const r of raw) {
+            const b = flat.find((x) => x.key === r.key && x.start === r.start)
+            expect([b?.count, b?.successes, b?.durationMs.max]).toEqual([r.count, r.successes, r.max])
+            for (const q of ['p50', 'p95', 'p99'] as const) {
+              expect(Math.abs((b?.durationMs[q] ?? Number.NaN) - r[q])).toBeLessThanOrEqual(0.01 * r[q])
+            }
+          }
         }
       }
+      await check()
+      await s.recordInteractions(
+        Array.from({ length: 300 }, (_, i) => ({
+          robotId: `r${i % 4}`,
+          interactionType: `t${i % 2}`,
+          durationMs: (i * 104729) % 7000,
+          success: i % 7 !== 0,
+          id: newId(),
+          createdAt: new Date(Date.parse('2026-02-27T00:00:00Z') + i * 17 * 60_000).toISOString(),
+        })),
+      )
+      await check()
     } finally {
       await db.cleanup()
     }

@@ -75,6 +75,14 @@ describe(`analytics bench suite (${backend})`, () => {
         tenant,
       ),
     ).toBe(TINY.events)
+    for (const dim of ['r', 't']) {
+      expect(
+        await count(
+          'SELECT sum(events) AS n FROM robot_brain.interaction_day_rollups WHERE tenant_id = $1 AND dim = $2',
+          [...tenant, dim],
+        ),
+      ).toBe(TINY.events)
+    }
     expect(
       await count('SELECT sum(turns) AS n FROM robot_brain.personality_rollups WHERE tenant_id = $1', tenant),
     ).toBe(TINY.turns)
@@ -95,11 +103,12 @@ describe(`analytics bench suite (${backend})`, () => {
   it('reports a rollup that disagrees with the raw rows as an error of the run', async () => {
     const c = CASES.find((x) => x.key === 'interactions.robot.all')
     if (!c) throw new Error('no whole-range interaction case')
+    // The oldest day is a whole day of the whole range: answered from its daily row.
     await t.ownerQuery(
-      `UPDATE robot_brain.interaction_rollups SET events = events + 1
-       WHERE (tenant_id, hour, robot_id, interaction_type) IN
-             (SELECT tenant_id, hour, robot_id, interaction_type FROM robot_brain.interaction_rollups
-              WHERE tenant_id = $1 ORDER BY hour LIMIT 1)`,
+      `UPDATE robot_brain.interaction_day_rollups SET events = events + 1
+       WHERE (tenant_id, dim, day, key) IN
+             (SELECT tenant_id, dim, day, key FROM robot_brain.interaction_day_rollups
+              WHERE tenant_id = $1 AND dim = 'r' ORDER BY day LIMIT 1)`,
       [BENCH_TENANT],
     )
     const run = new RunLog(() => {})
@@ -117,11 +126,17 @@ describe(`analytics bench suite (${backend})`, () => {
       [INGEST_TENANT],
     )
     expect(stored).toBe((row.baseline.ops + row.project.ops) * TINY.batch)
-    // Only the project side counted into the rollups.
+    // Only the project side counted into the rollups, hourly and daily.
     expect(
       await count('SELECT sum(events) AS n FROM robot_brain.interaction_rollups WHERE tenant_id = $1', [
         INGEST_TENANT,
       ]),
+    ).toBe(row.project.ops * TINY.batch)
+    expect(
+      await count(
+        "SELECT sum(events) AS n FROM robot_brain.interaction_day_rollups WHERE tenant_id = $1 AND dim = 't'",
+        [INGEST_TENANT],
+      ),
     ).toBe(row.project.ops * TINY.batch)
   })
 })

@@ -1,0 +1,51 @@
+// The application side of the duration sketch: entries parsed from the array text the queries return,
+// jsonb sketches of hours merged before migration 0016, merging, and nearest-rank quantiles within 1%
+// of the exact ones (no database: the SQL side is covered by the analytics tests on every backend).
+import { describe, expect, it } from 'vitest'
+import { DenseSketch, sketchIndex } from '../../src/analytics/sketch.js'
+
+const entry = (ms: number, n: number) => (sketchIndex(ms) + 1) * 2 ** 32 + n
+const exact = (sorted: number[], q: number) => sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1] as number
+
+describe('DenseSketch', () => {
+  it('reads entries and jsonb sketches, merges them, and answers quantiles within 1% of the exact ones', () => {
+    let seed = 7
+    const rand = () => {
+      seed = (seed * 48271) % 2147483647
+      return seed / 2147483647
+    }
+    const values = Array.from({ length: 5000 }, (_, i) =>
+      i % 50 === 0 ? 0 : Math.floor(Math.exp(rand() * 14)),
+    )
+    // Three parts, as three rows would come back: entries (one repeating a bucket), and a jsonb sketch.
+    const parts = [values.slice(0, 2000), values.slice(2000, 4000), values.slice(4000)]
+    const a = new DenseSketch()
+    const b = new DenseSketch()
+    a.addEntries(`{${(parts[0] as number[]).map((v) => entry(v, 1)).join(',')}}`)
+    const counts = new Map<number, number>()
+    for (const v of parts[1] as number[]) counts.set(sketchIndex(v), (counts.get(sketchIndex(v)) ?? 0) + 1)
+    b.addEntries(`{${[...counts].map(([i, n]) => (i + 1) * 2 ** 32 + n).join(',')}}`)
+    const obj: Record<string, number> = {}
+    for (const v of parts[2] as number[]) obj[String(sketchIndex(v))] = (obj[String(sketchIndex(v))] ?? 0) + 1
+    b.addObject(obj)
+    a.addSketch(b)
+    expect(a.total).toBe(values.length)
+    const sorted = [...values].sort((x, y) => x - y)
+    const max = sorted[sorted.length - 1] as number
+    const qs = [0.01, 0.5, 0.95, 0.99, 1]
+    a.quantiles(qs, max).forEach((got, i) => {
+      const want = exact(sorted, qs[i] as number)
+      expect(Math.abs((got as number) - want)).toBeLessThanOrEqual(0.01 * want)
+    })
+  })
+
+  it('is empty without entries, and grows for a bucket past its first slots', () => {
+    const s = new DenseSketch()
+    s.addEntries('{}')
+    s.addEntries(null)
+    expect(s.quantiles([0.5], 10)).toEqual([null])
+    s.addEntries(`{${2000 * 2 ** 32 + 3}}`)
+    expect(s.total).toBe(3)
+    expect(s.counts.length).toBeGreaterThan(2000)
+  })
+})
