@@ -56,6 +56,7 @@ const STEPS: OnlineStep[] = [
   },
   { version: 9, name: 'backfill_turn_ids', run: backfillTurnIds },
   { version: 9, name: 'backfill_session_spans', run: backfillSessionSpans },
+  { version: 17, name: 'refresh_search_vector', run: refreshSearchVector },
 ]
 
 /** Advisory lock key of online steps: the bytes of 'rbdbonln' as a bigint. */
@@ -186,6 +187,52 @@ function backfillSearchVector(ctx: StepContext): Promise<boolean> {
     BACKFILL_SEARCH_VECTOR,
     'filled',
     (n) => `${n} turns filled`,
+  )
+}
+
+/**
+ * Rebuilds the search_vector of turns stored before migration 0017 with its one-configuration
+ * function, in primary-key order, one committed batch at a time. Each vector is computed once; a row
+ * whose vector is already the new one is left alone, one timed after 0017 is not computed, and a NULL one (an
+ * encrypted tenant's, or one 0005's backfill has not reached) stays NULL.
+ */
+const REFRESH_SEARCH_VECTOR = `
+WITH batch AS MATERIALIZED (
+  SELECT tenant_id, id, created_at FROM robot_brain.conversations
+  WHERE (tenant_id, id, created_at) > ($1::text, $2::uuid, $3::timestamptz)
+  ORDER BY tenant_id, id, created_at
+  LIMIT $4
+),
+fresh AS MATERIALIZED (
+  SELECT c.tenant_id, c.id, c.created_at,
+         robot_brain.turn_search_vector(c.user_message, c.robot_response) AS v
+  FROM robot_brain.conversations c
+  JOIN batch b ON c.tenant_id = b.tenant_id AND c.id = b.id AND c.created_at = b.created_at
+  WHERE c.search_vector IS NOT NULL
+    -- A turn timed after 0017 was applied was written after it, by its trigger: nothing to compute.
+    -- (Turns keep arriving at the end of the key order while this runs; without this the step
+    -- computed each one's vector again and, at 370 turns/s of writers, never caught up.)
+    AND c.created_at < (SELECT m.applied_at FROM robot_brain.schema_migrations m WHERE m.version = 17)
+),
+refreshed AS (
+  UPDATE robot_brain.conversations c
+     SET search_vector = f.v
+    FROM fresh f
+   WHERE c.tenant_id = f.tenant_id AND c.id = f.id AND c.created_at = f.created_at
+     AND c.search_vector IS NOT NULL AND c.search_vector IS DISTINCT FROM f.v
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM refreshed)::integer AS n,
+       last.tenant_id, last.id::text AS id, last.created_at::text AS created_at
+FROM (SELECT * FROM batch ORDER BY tenant_id DESC, id DESC, created_at DESC LIMIT 1) last`
+
+function refreshSearchVector(ctx: StepContext): Promise<boolean> {
+  return inTurnBatches(
+    ctx,
+    'refresh_search_vector',
+    REFRESH_SEARCH_VECTOR,
+    'refreshed',
+    (n) => `${n} turns refreshed`,
   )
 }
 

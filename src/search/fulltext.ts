@@ -10,8 +10,9 @@
 // tested on each. Otherwise: robot_brain.fulltext_matches (migration 0011), which reaches the GIN
 // index; a query of the runtime role cannot, because row-level security keeps a non-leakproof `@@`
 // out of index conditions (every turn of the tenant was read). The query takes web search syntax
-// (websearch_to_tsquery: "a phrase", -word, or), in the 'english' and 'simple' configurations at once
-// (migration 0005): stems for English, exact words in any script.
+// (websearch_to_tsquery: "a phrase", -word, or) in the configuration the vectors are built with
+// (robot_brain.turn_words, migration 0017): English stems, stop words kept, words of any other script
+// as written.
 import type { Queryable } from '../db/pool.js'
 import { TURN_COLUMNS, type TurnRow } from '../store/turns.js'
 import { filterConditions, isSelective, SEARCH_LIMITS, type SearchFilters } from './filters.js'
@@ -26,7 +27,7 @@ const HEADLINE = 'MaxFragments=2, MaxWords=20, MinWords=8, StartSel=**, StopSel=
 
 function headline(snippets: boolean): string {
   return snippets
-    ? `ts_headline('english', c.user_message || E'\\n' || coalesce(c.robot_response, ''),
+    ? `ts_headline('robot_brain.turn_words', c.user_message || E'\\n' || coalesce(c.robot_response, ''),
          robot_brain.turn_search_query($2), '${HEADLINE}')`
     : 'NULL::text'
 }
@@ -71,7 +72,7 @@ ORDER BY c.score DESC, c.created_at DESC, c.id DESC`
 export async function headlines(db: Queryable, query: string, texts: string[]): Promise<string[]> {
   if (texts.length === 0) return []
   const { rows } = await db.query<{ snippet: string }>({
-    text: `SELECT ts_headline('english', t.text, robot_brain.turn_search_query($1), '${HEADLINE}') AS snippet
+    text: `SELECT ts_headline('robot_brain.turn_words', t.text, robot_brain.turn_search_query($1), '${HEADLINE}') AS snippet
            FROM unnest($2::text[]) WITH ORDINALITY AS t(text, n) ORDER BY t.n`,
     values: [query, texts],
   })

@@ -18,18 +18,30 @@ export interface VectorQuery {
   vector: number[]
 }
 
-function semanticSql(q: VectorQuery, conditions: string, exact: boolean): string {
+/**
+ * `metadataParam`: the exact search takes its candidates from robot_brain.metadata_turns (the
+ * metadata GIN index, migration 0017) with the containment filter in that parameter.
+ */
+function semanticSql(q: VectorQuery, conditions: string, exact: boolean, metadataParam?: string): string {
   const dims = q.vector.length
   const distance = `e.embedding::vector(${dims}) <=> $2::vector(${dims})`
   const byModel = `e.model = ${modelLiteral(q.model)} AND e.dimensions = ${dims}`
   // Each filtered turn's vector is looked up by key (a LATERAL ... LIMIT 1 the planner cannot turn
   // into a join): as a join, under row-level security and generic plans, it scanned the tenant's
   // vectors, once per turn or into a hash (0.3 to 15 s at 100k turns instead of milliseconds).
+  // The filtered turns: by the session's (or user's) index, or, narrowed by metadata only, each turn
+  // the metadata index finds by key (as a plain condition `@>` is not leakproof: row-level security
+  // kept it out of the index, and every turn of the tenant was read).
+  const filtered = metadataParam
+    ? `SELECT c.* FROM robot_brain.metadata_turns(ctx.tenant_id, ${metadataParam}::jsonb) k
+       CROSS JOIN LATERAL (SELECT * FROM robot_brain.conversations c
+         WHERE c.tenant_id = ctx.tenant_id AND c.id = k.id AND c.created_at = k.created_at${conditions}) c`
+    : `SELECT * FROM robot_brain.conversations c WHERE c.tenant_id = ctx.tenant_id${conditions}`
   const inner = exact
     ? // The filtered turns first (OFFSET 0 keeps them a separate step), then their vectors by key;
       // "+ 0" keeps the planner from walking the index for an ORDER BY the filter already narrowed.
       `SELECT c.*, ${distance} AS distance
-       FROM (SELECT * FROM robot_brain.conversations c WHERE c.tenant_id = ctx.tenant_id${conditions} OFFSET 0) c
+       FROM (${filtered} OFFSET 0) c
        CROSS JOIN LATERAL (SELECT e.embedding FROM robot_brain.embeddings e
          WHERE e.tenant_id = ctx.tenant_id AND e.turn_id = c.id AND ${byModel} LIMIT 1) e
        ORDER BY (${distance}) + 0, c.id
@@ -74,7 +86,22 @@ export async function semanticSearch(
 ): Promise<SemanticRow[]> {
   const where = filterConditions(filters, 4)
   const values = [tenant, `[${q.vector.join(',')}]`, limit, ...where.values]
-  const exactFirst = isSelective(filters) || q.vector.length > HNSW_MAX_DIMENSIONS
+  const selective = isSelective(filters)
+  const exactValues = [...values]
+  let metadataParam: string | undefined
+  if (!selective && filters.metadata !== undefined) {
+    exactValues.push(JSON.stringify(filters.metadata))
+    metadataParam = `$${exactValues.length}`
+  }
+  const exactSql = semanticSql(q, where.sql, true, metadataParam)
+  const exactFirst = selective || q.vector.length > HNSW_MAX_DIMENSIONS
+  if (exactFirst) {
+    // Exact over the filtered turns: no index setting applies, and the plan's shape does not depend
+    // on the values (the session's turns by index, each one's vector by key), so the connection's
+    // generic plan serves and the search is one statement, not a transaction of three. (Measured at
+    // 1M turns, one session: a custom plan took 6.6 ms to plan against 6 ms to run.)
+    return (await pool.query<SemanticRow>({ text: exactSql, values: exactValues })).rows
+  }
   const efSearch = Math.min(1000, Math.max(100, limit * 2))
   const settings = {
     'hnsw.iterative_scan': 'relaxed_order',
@@ -88,11 +115,11 @@ export async function semanticSearch(
     pool,
     async (client) => {
       const { rows } = await client.query<SemanticRow>({
-        text: semanticSql(q, where.sql, exactFirst),
+        text: semanticSql(q, where.sql, false),
         values,
       })
-      if (exactFirst || rows.length >= limit) return rows
-      return (await client.query<SemanticRow>({ text: semanticSql(q, where.sql, true), values })).rows
+      if (rows.length >= limit) return rows
+      return (await client.query<SemanticRow>({ text: exactSql, values: exactValues })).rows
     },
     { settings },
   )

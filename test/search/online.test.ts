@@ -1,6 +1,7 @@
 // Migration 0005 online: turns stored before it get their search_vector from a batched backfill and
 // each partition its GIN index (CONCURRENTLY on a server), while writers keep writing; an interrupted
-// run resumes from its recorded progress.
+// run resumes from its recorded progress. Migration 0017 online: vectors of two configurations
+// (0005's) are rebuilt with its one, in batches; encrypted turns (no vector) stay without one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runOnlineSteps } from '../../src/db/online-steps.js'
 import type { Store } from '../../src/store/store.js'
@@ -97,5 +98,45 @@ describe(`online migration steps (${backend})`, () => {
        AND tablename = 'conversations_p2027_06' AND indexdef LIKE '%gin (search_vector)%'`,
     )
     expect(later?.n).toBe(1)
+  })
+
+  it('0017 rebuilds vectors made by 0005 with one configuration, and search works before and after', async () => {
+    const s = store.tenant('old-0017')
+    for (let i = 0; i < 9; i++)
+      await s.recordTurn(
+        // Timed before the migration was applied, as turns with 0005's vectors are (the step skips later ones).
+        turnInput(`v-${i % 3}`, i, {
+          userMessage: `The lighthouse keeper was running ${i}`,
+          robotResponse: 'Is it?',
+          createdAt: new Date(Date.parse('2026-01-20T10:00:00Z') + i * 1000).toISOString(),
+        }),
+      )
+    // As 0005 made them: 'english' and 'simple' vectors of both texts.
+    const old = `setweight(to_tsvector('english', user_message), 'A') || setweight(to_tsvector('english', coalesce(robot_response, '')), 'B')
+      || setweight(to_tsvector('simple', user_message), 'A') || setweight(to_tsvector('simple', coalesce(robot_response, '')), 'B')`
+    await t.ownerQuery(
+      `UPDATE robot_brain.conversations SET search_vector = ${old} WHERE tenant_id = 'old-0017'`,
+    )
+    await t.ownerQuery('DELETE FROM robot_brain.schema_online_steps WHERE version = 17')
+    const stale = `SELECT count(*)::int AS n FROM robot_brain.conversations WHERE tenant_id = 'old-0017'
+      AND search_vector IS DISTINCT FROM robot_brain.turn_search_vector(user_message, robot_response)`
+    expect((await t.ownerQuery<{ n: number }>(stale))[0]?.n).toBe(9)
+    // The new queries find the old vectors: stems, stop words, exclusions.
+    const find = async (query: string) =>
+      (await s.search({ query, mode: 'fulltext', limit: 100 })).results.length
+    const before = [await find('runs'), await find('the'), await find('lighthouse -running')]
+    expect(before).toEqual([9, 9, 0])
+    expect(await runOnlineSteps(store.transport.owner, { concurrently: serverBackend, batchSize: 4 })).toBe(
+      true,
+    )
+    expect((await t.ownerQuery<{ n: number }>(stale))[0]?.n).toBe(0)
+    expect([await find('runs'), await find('the'), await find('lighthouse -running')]).toEqual(before)
+    // One configuration: "running" is kept as its stem only, no longer also as written.
+    const [v] = await t.ownerQuery<{ v: string }>(
+      "SELECT search_vector::text AS v FROM robot_brain.conversations WHERE tenant_id = 'old-0017' LIMIT 1",
+    )
+    expect(v?.v).toContain("'run':")
+    expect(v?.v).not.toContain("'running':")
+    expect(v?.v).toContain("'the':")
   })
 })

@@ -104,6 +104,28 @@ describe(`semantic search at scale (${backend})`, () => {
     expect(self.results[0]?.score).toBeCloseTo(1, 5)
   })
 
+  it('a metadata filter reaches the metadata index through robot_brain.metadata_turns, for its own tenant only', async () => {
+    // The runtime role: `@>` is not leakproof, so row-level security keeps it out of index scans;
+    // the function (owner's rights) answers only for the tenant the transaction acts for.
+    const count = async (acting: string, asked: string) => {
+      const { rows } = await store.transport.app.query<{ n: number }>({
+        text: `SELECT count(m.id)::int AS n FROM robot_brain.use_tenant($1) AS ctx(t)
+               LEFT JOIN LATERAL robot_brain.metadata_turns($2, '{"bucket": 7}'::jsonb) m ON true`,
+        values: [acting, asked],
+      })
+      return rows[0]?.n
+    }
+    expect(await count('default', 'default')).toBe(6)
+    expect(await count('someone-else', 'default')).toBe(0)
+    const { results } = await store.search({
+      query: 'x',
+      mode: 'semantic',
+      limit: 10,
+      metadata: { bucket: 7 },
+    })
+    expect(results.map((r) => r.turn.metadata)).toEqual(Array(6).fill({ bucket: 7 }))
+  })
+
   it.runIf(serverBackend)('without pgvector: a clear error for semantic, everything else works', async () => {
     await t.ownerQuery('DROP EXTENSION vector CASCADE')
     const err = await store.search({ query: 'x', mode: 'semantic' }).catch((e: unknown) => e)
