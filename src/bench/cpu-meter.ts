@@ -6,6 +6,7 @@
 // process's (process.cpuUsage: every thread, so the garbage collector too). Each round of a
 // comparison is also kept, so a case reports the median of its rounds' ratios beside the pooled ratio.
 import { readFile } from 'node:fs/promises'
+import { loadavg } from 'node:os'
 import type { DbPool } from '../db/pool.js'
 import type { RunResult, Side } from './load.js'
 
@@ -16,6 +17,13 @@ const USER_HZ = 100
 export interface CpuPerOp {
   serverUs?: number
   clientUs: number
+  /**
+   * Cores the side kept busy while measured (server and client CPU over wall time): on a machine
+   * whose cores are all taken, its share of them, which bounds its throughput whatever its work per op.
+   */
+  cores?: number
+  /** The machine's 1-minute load average at the end of its rounds (mean). */
+  load?: number
 }
 
 /** utime + stime of one process in microseconds; undefined when gone or not on this machine. */
@@ -52,7 +60,13 @@ function serverDelta(before: Map<number, number>, after: Map<number, number>): n
 
 /** One side of a comparison, measured: ops, elapsed time and CPU per measured round. */
 export class MeteredSide implements Side {
-  readonly rounds: Array<{ ops: number; elapsedMs: number; serverUs?: number; clientUs: number }> = []
+  readonly rounds: Array<{
+    ops: number
+    elapsedMs: number
+    serverUs?: number
+    clientUs: number
+    load: number
+  }> = []
 
   constructor(
     private readonly inner: Side,
@@ -76,6 +90,7 @@ export class MeteredSide implements Side {
       elapsedMs: r.elapsedMs,
       serverUs: s0 && s1 ? serverDelta(s0, s1) : undefined,
       clientUs: c.user + c.system,
+      load: loadavg()[0] ?? 0,
     })
     return r
   }
@@ -87,7 +102,14 @@ export class MeteredSide implements Side {
     const server = this.rounds.every((r) => r.serverUs !== undefined)
       ? this.rounds.reduce((n, r) => n + (r.serverUs ?? 0), 0) / ops
       : undefined
-    return { serverUs: server, clientUs: this.rounds.reduce((n, r) => n + r.clientUs, 0) / ops }
+    const clientUs = this.rounds.reduce((n, r) => n + r.clientUs, 0) / ops
+    const elapsedUs = this.rounds.reduce((n, r) => n + r.elapsedMs, 0) * 1000
+    return {
+      serverUs: server,
+      clientUs,
+      cores: server === undefined || elapsedUs <= 0 ? undefined : ((server + clientUs) * ops) / elapsedUs,
+      load: this.rounds.reduce((n, r) => n + r.load, 0) / this.rounds.length,
+    }
   }
 
   throughputs(): number[] {
@@ -124,6 +146,8 @@ export function metered(baseline: MeteredSide, project: MeteredSide): Metered {
 const us = (n: number | undefined) =>
   n === undefined || !Number.isFinite(n) ? '-' : Math.round(n).toLocaleString('en-US')
 
+const cores = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(2))
+
 /** CPU time per operation of both sides: baseline total / project total (above 1: the project does less). */
 export function workRatio(cpu: Metered['cpu']): number | undefined {
   const b = cpu?.baseline
@@ -144,16 +168,19 @@ export function cpuMarkdown(
     'Ratio of the rounds: the median over rounds of project / baseline throughput in the same round. CPU per',
     'operation in µs: the server backends of the bench database (from /proc) and this Node.js process; the',
     'work ratio is the baseline total over the project total (above 1: the project spends less CPU per',
-    'operation), which the machine load moves far less than throughput.',
+    'operation), which the machine load moves far less than throughput. Cores: the CPU each side kept busy',
+    "(server and client CPU over wall time) out of the machine's; load: the 1-minute load average after its",
+    'rounds. On a machine whose cores are all taken, a side runs as fast as its share of them allows.',
     '',
-    '| backend | case | ratio (pooled) | ratio (median of rounds) | server µs baseline → project | client µs baseline → project | work ratio |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| backend | case | ratio (pooled) | ratio (median of rounds) | server µs baseline → project | client µs baseline → project | work ratio | cores baseline → project | load |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => {
       const w = workRatio(r.cpu)
       return (
         `| ${r.target} | ${r.case} | ${r.ratio.toFixed(2)}× | ${r.medianRatio?.toFixed(2) ?? '-'}× | ` +
         `${us(r.cpu?.baseline?.serverUs)} → ${us(r.cpu?.project?.serverUs)} | ` +
-        `${us(r.cpu?.baseline?.clientUs)} → ${us(r.cpu?.project?.clientUs)} | ${w === undefined ? '-' : `${w.toFixed(2)}×`} |`
+        `${us(r.cpu?.baseline?.clientUs)} → ${us(r.cpu?.project?.clientUs)} | ${w === undefined ? '-' : `${w.toFixed(2)}×`} | ` +
+        `${cores(r.cpu?.baseline?.cores)} → ${cores(r.cpu?.project?.cores)} | ${cores(r.cpu?.project?.load)} |`
       )
     }),
   ]

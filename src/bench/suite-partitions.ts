@@ -163,7 +163,9 @@ function record(run: RunLog, row: ResultRow): void {
   run.log(
     `    rounds ${row.roundRatios?.map((x) => x.toFixed(2)).join(' ')} (median ${row.medianRatio?.toFixed(2)}×); ` +
       `CPU µs/op server+client: baseline ${cpu(row.cpu?.baseline)}, project ${cpu(row.cpu?.project)}` +
-      (w === undefined ? '' : `, work ratio ${w.toFixed(2)}×`),
+      (w === undefined ? '' : `, work ratio ${w.toFixed(2)}×`) +
+      `; cores used baseline ${row.cpu?.baseline?.cores?.toFixed(2) ?? '?'}, project ${row.cpu?.project?.cores?.toFixed(2) ?? '?'}` +
+      `; load ${row.cpu?.project?.load?.toFixed(1) ?? '?'}`,
   )
 }
 
@@ -234,6 +236,7 @@ export function partitionTargets(results: ResultRow[]): TargetCheck[] {
         `${many} vs ${few} partitions: ${r.projectName}, ${r.case.replace(/^\d+ partitions: /, '')} (${r.target})`,
         0.9,
         small ? r.project.throughput / small.project.throughput : undefined,
+        small ? besideIt(r, small) : '',
       ),
     )
   }
@@ -251,6 +254,25 @@ export function partitionTargets(results: ResultRow[]): TargetCheck[] {
     checks.push(check(`history vs raw, ${n} partitions (pg)`, 0.9, at(n, 'history.pg')?.ratio))
   }
   return checks
+}
+
+/**
+ * What the two throughputs, taken minutes apart on a shared machine, leave out: the project's CPU per
+ * operation at many partitions over few (server and client; below 1: cheaper), and its ratio to the
+ * baseline measured beside it at many partitions over the same at few (the machine's load at each
+ * time cancels out).
+ */
+function besideIt(many: ResultRow, few: ResultRow): string {
+  const total = (r: ResultRow) => {
+    const c = r.cpu?.project
+    return c?.serverUs === undefined ? undefined : c.serverUs + c.clientUs
+  }
+  const a = total(many)
+  const b = total(few)
+  const parts: string[] = []
+  if (a !== undefined && b !== undefined && b > 0) parts.push(`CPU/op ${fmt(a / b)}`)
+  if (few.ratio > 0) parts.push(`vs baseline ${fmt(many.ratio / few.ratio)}`)
+  return parts.length > 0 ? ` (${parts.join(', ')})` : ''
 }
 
 /** The key of a row without its partition prefix (e.g. turns.pg.8.distinct). */

@@ -38,6 +38,19 @@ async function loadBench() {
   }
 }
 
+/**
+ * The command that repeats this run, flags as given (`npm run bench -- --suites search ...`), for the
+ * report's "reproduce" line. A password in a URL is replaced by ***: the report is committed.
+ */
+export function reproduceCommand(argv: readonly string[]): string {
+  const at = argv.indexOf('bench')
+  const args = (at < 0 ? [] : argv.slice(at + 1)).map((arg) => {
+    const shown = arg.replace(/(\w[\w+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/, '$1***@')
+    return /^[\w@%+=:,./-]+$/.test(shown) ? shown : `'${shown.replaceAll("'", "'\\''")}'`
+  })
+  return args.length ? `npm run bench -- ${args.join(' ')}` : 'npm run bench'
+}
+
 interface BenchFlags {
   quick?: boolean
   suites: string
@@ -117,7 +130,7 @@ export function register(program: Command): void {
         outDir: opts.out,
         keep: Boolean(opts.keep),
         searchDb: opts.searchDb,
-        command: `npm run bench${mode === 'quick' ? ' -- --quick' : ''}`,
+        command: reproduceCommand(process.argv),
         log: (msg) =>
           process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`),
       })

@@ -4,7 +4,6 @@
 // Every statement begins by calling robot_brain.use_tenant($1), and is shaped so that call runs before
 // any policy-protected row is read or written: inserted rows flow from it, and reads are LATERAL
 // subqueries parameterized by its result. So the tenant context costs no round trip of its own.
-import { personalityRollupCte } from '../analytics/rollups.js'
 import type { Queryable } from '../db/pool.js'
 import { type CursorKey, FAR_FUTURE_US } from './cursor.js'
 import { LIMITS } from './limits.js'
@@ -43,68 +42,23 @@ export const TURN_COLUMNS = `c.id::text AS id, c.session_id, c.robot_personality
   c.metadata, c.created_at, (extract(epoch FROM c.created_at) * 1000000)::bigint::text AS created_us`
 
 /**
- * Inserts turns and counts them into their sessions, atomically, in one statement. Each turn first
- * claims its id in turn_ids (migration 0009), whose key is the id alone: a turn whose id is stored
- * already, with any createdAt, or earlier in the same batch, claims nothing and is not inserted, so
- * it is missing from what the statement returns, and the caller reads the stored row (a replay: rare,
- * a second round trip). Two statements claiming one id meet in that unique index: the second waits and
- * skips. No partition is searched for the id (once the 0009 backfill is done: turn_ids_complete()
- * folds to true in the plan), so the cost of a turn does not grow with the months kept. Sessions are
- * upserted in id order, so two batches touching the same sessions lock them in the same order and
- * cannot deadlock. A turn's userId fills the session's user when it has none; changing a session's
- * user takes putSession or PATCH. The session's span of turn times (turns_from, turns_to: history
- * reads only the partitions inside it) grows to hold the new turns; an unknown span (NULL on a session
- * that already has turns) stays unknown.
+ * Inserts turns and counts them into their sessions, atomically, in one statement: the function
+ * robot_brain.insert_turns (migration 0019, which holds the statement and says what each part does).
+ * Each turn first claims its id in turn_ids (migration 0009), whose key is the id alone: a turn whose
+ * id is stored already, with any createdAt, or earlier in the same batch, claims nothing and is not
+ * inserted, so it is missing from what the statement returns, and the caller reads the stored row (a
+ * replay: rare, a second round trip). Two statements claiming one id meet in that unique index: the
+ * second waits and skips. No partition is searched for the id, so the cost of a turn does not grow with
+ * the months kept. Sessions are upserted in id order, so two batches touching the same sessions lock
+ * them in the same order and cannot deadlock; their span of turn times grows to hold the new turns.
  * The inserted turns are added to the personality rollups in the same statement.
+ * A function, so its plan is made once per server connection also through a pooler that keeps no
+ * prepared statements (planning the statement cost more than running it).
  */
 const INSERT_TURNS = `
-WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
-req AS (
-  SELECT ctx.tenant_id, i.*
-  FROM ctx, unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[], $9::text[])
-    AS i(id, session_id, robot_personality, user_message, robot_response, metadata, created_at, user_id)
-),
-claim AS (
-  INSERT INTO robot_brain.turn_ids (tenant_id, id, created_at)
-  SELECT tenant_id, id, created_at FROM req
-  -- Until the 0009 backfill ends, an id of an older turn may have no key yet: look for the turn.
-  WHERE robot_brain.turn_ids_complete()
-     OR NOT EXISTS (SELECT FROM robot_brain.conversations x WHERE x.tenant_id = req.tenant_id AND x.id = req.id)
-  ON CONFLICT DO NOTHING
-  RETURNING id, created_at
-),
-c AS (
-  INSERT INTO robot_brain.conversations
-    (tenant_id, id, session_id, robot_personality, user_message, robot_response, metadata, created_at)
-  SELECT tenant_id, id, session_id, robot_personality, user_message, robot_response, metadata, created_at
-  FROM req WHERE (req.id, req.created_at) IN (SELECT id, created_at FROM claim)
-  ON CONFLICT (tenant_id, id, created_at) DO NOTHING
-  RETURNING *
-),
-per_session AS (
-  SELECT c.tenant_id, c.session_id, count(*)::integer AS n, min(c.created_at) AS first_at,
-         max(c.created_at) AS last_at, max(u.user_id) AS user_id
-  FROM c LEFT JOIN (SELECT session_id, max(user_id) AS user_id FROM req GROUP BY session_id) u
-    ON u.session_id = c.session_id
-  GROUP BY c.tenant_id, c.session_id
-  ORDER BY c.session_id
-),
-s AS (
-  INSERT INTO robot_brain.sessions AS s
-    (tenant_id, id, created_at, last_active, message_count, user_id, turns_from, turns_to)
-  SELECT tenant_id, session_id, first_at, last_at, n, user_id, first_at, last_at FROM per_session
-  ON CONFLICT (tenant_id, id) DO UPDATE
-    SET message_count = s.message_count + excluded.message_count,
-        last_active = greatest(s.last_active, excluded.last_active),
-        user_id = coalesce(s.user_id, excluded.user_id),
-        turns_from = CASE WHEN s.turns_from IS NULL AND s.message_count > 0 THEN NULL
-                          ELSE least(s.turns_from, excluded.turns_from) END,
-        turns_to = CASE WHEN s.turns_from IS NULL AND s.message_count > 0 THEN NULL
-                        ELSE greatest(s.turns_to, excluded.turns_to) END
-  RETURNING s.id
-),
-${personalityRollupCte('c', 's')}
-SELECT ${TURN_COLUMNS}, true AS created FROM c`
+SELECT ${TURN_COLUMNS}, true AS created
+FROM robot_brain.insert_turns($1, $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[],
+  $8::timestamptz[], $9::text[]) c`
 
 export async function insertTurns(db: Queryable, tenant: string, turns: NewTurn[]): Promise<WrittenRow[]> {
   const { rows } = await db.query<WrittenRow>({
@@ -126,15 +80,27 @@ export async function insertTurns(db: Queryable, tenant: string, turns: NewTurn[
 }
 
 /**
- * Stored turns by id: answers replays, whose insert skipped the row. Searches every partition (a
- * turn stored before migration 0009 may not have its id in turn_ids yet); replays are rare.
+ * Stored turns by id: answers replays, whose insert skipped the row. The id's key in turn_ids gives
+ * the row's created_at, so only the partition that holds it is read (pruned when the probe runs, with
+ * a generic or a custom plan), however many months are kept. Until the 0009 backfill ends
+ * (turn_ids_complete() false) a turn stored before it may have no key yet: the second branch then
+ * looks for such ids in every partition; once it says true, that branch folds away from the plan.
  */
 const TURNS_BY_KEY = `
 SELECT ${TURN_COLUMNS}
 FROM robot_brain.use_tenant($1) AS ctx(tenant_id)
 CROSS JOIN LATERAL (
-  SELECT * FROM robot_brain.conversations c
-  WHERE c.tenant_id = ctx.tenant_id AND c.id = ANY ($2::uuid[])
+  SELECT c.* FROM robot_brain.turn_ids k
+  CROSS JOIN LATERAL (
+    SELECT * FROM robot_brain.conversations c
+    WHERE c.tenant_id = k.tenant_id AND c.id = k.id AND c.created_at = k.created_at
+    LIMIT 1 -- not pulled up into a join: a probe per key, pruned to its partition when it runs
+  ) c
+  WHERE k.tenant_id = ctx.tenant_id AND k.id = ANY ($2::uuid[])
+  UNION ALL
+  SELECT c.* FROM robot_brain.conversations c
+  WHERE NOT robot_brain.turn_ids_complete() AND c.tenant_id = ctx.tenant_id AND c.id = ANY ($2::uuid[])
+    AND NOT EXISTS (SELECT FROM robot_brain.turn_ids k WHERE k.tenant_id = c.tenant_id AND k.id = c.id)
 ) c`
 
 export async function turnsById(db: Queryable, tenant: string, ids: string[]): Promise<TurnRow[]> {

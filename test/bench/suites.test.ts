@@ -47,17 +47,22 @@ describe('turn ingest suite', () => {
     expect(row.baseline.ops).toBeGreaterThan(0)
     expect(row.project.ops).toBeGreaterThan(0)
     expect(row.ratio).toBeCloseTo(row.project.throughput / row.baseline.throughput)
-    const stored = async (session: string) =>
-      count('SELECT message_count AS n FROM robot_brain.sessions WHERE tenant_id = $1 AND id = $2', [
-        BENCH_TENANT,
-        session,
-      ])
-    expect(await stored(`tb-${backend}-4-hot`)).toBe(row.baseline.ops)
-    expect(await stored(`tp-${backend}-4-hot`)).toBe(row.project.ops)
+    // A new session per case and round (no warm-up here): each side's two rounds wrote to two sessions.
+    const stored = async (side: string) =>
+      count(
+        `SELECT sum(message_count)::int AS n, count(*)::int AS sessions FROM robot_brain.sessions
+         WHERE tenant_id = $1 AND id ~ $2`,
+        [BENCH_TENANT, `^${side}-${backend}-4-c[0-9]+r[01]-hot$`],
+      )
+    expect(await stored('tb')).toBe(row.baseline.ops)
+    expect(await stored('tp')).toBe(row.project.ops)
+    expect(
+      await count(`SELECT count(*)::int AS n FROM robot_brain.sessions WHERE id LIKE 't_-%-4-c%-hot'`),
+    ).toBe(4)
 
     await runTurnCase(target, { writers: 3, sessions: 'distinct' }, TINY)
     const check = await checkMessageCounts(target.owner)
-    expect(check.sessions).toBe(2 + 2 * 3)
+    expect(check.sessions).toBe(2 * 2 + 2 * 2 * 3)
     expect(check.wrong).toBe(0)
   })
 })

@@ -3,7 +3,9 @@
 // touches only the partitions inside that span.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runOnlineSteps } from '../../src/db/online-steps.js'
+import type { Queryable } from '../../src/db/pool.js'
 import type { Store } from '../../src/store/store.js'
+import { toTurn, turnsById } from '../../src/store/turns.js'
 import type { Turn } from '../../src/store/types.js'
 import { backend, openTestStore, serverBackend, type TestStore, turnInput } from '../support/store.js'
 
@@ -32,6 +34,13 @@ async function readAll(
 }
 
 const key = (x: Turn) => `${x.createdAt}|${x.id}`
+
+/** This transaction's scans of each partition and its indexes (one transaction: not flushed between). */
+const PARTITION_SCANS = `SELECT coalesce(jsonb_object_agg(c.relname, pg_stat_get_xact_numscans(c.oid)
+  + (SELECT coalesce(sum(pg_stat_get_xact_numscans(x.indexrelid)), 0) FROM pg_index x
+     WHERE x.indrelid = c.oid)), '{}') AS scans
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'robot_brain.conversations'::regclass`
 
 /** Partition names of the months from `from` to `to` (YYYY-MM), inclusive. */
 function partitions(from: string, to: string): string[] {
@@ -116,11 +125,7 @@ describe(`history across many partitions (${backend})`, () => {
     const b = await store.recordTurn(turnInput('two-months', 2, { createdAt: '2025-01-09T00:00:00.000Z' }))
     // The partitions the read scanned: this transaction's scans of each partition and its indexes,
     // before and after the read (one transaction: the counts are not flushed in between).
-    const SCANS = `SELECT coalesce(jsonb_object_agg(c.relname, pg_stat_get_xact_numscans(c.oid)
-                     + (SELECT coalesce(sum(pg_stat_get_xact_numscans(x.indexrelid)), 0) FROM pg_index x
-                        WHERE x.indrelid = c.oid)), '{}') AS scans
-                   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                   WHERE i.inhparent = 'robot_brain.conversations'::regclass`
+    const SCANS = PARTITION_SCANS
     const touched = async (session: string, before: Turn | null) => {
       const us = before ? String(Date.parse(before.createdAt) * 1000) : '9000000000000000000'
       await t.ownerQuery('BEGIN')
@@ -150,6 +155,37 @@ describe(`history across many partitions (${backend})`, () => {
     expect(await touched('two-months', b)).toEqual({ n: 1, parts: partitions('2024-05', '2025-01') })
     expect(await touched('two-months', later)).toEqual({ n: 2, parts: partitions('2024-05', '2026-03') })
     expect((await touched('two-months', null))?.parts).toEqual(partitions('2024-05', '2026-03'))
+  })
+
+  it('a replay reads its stored turn in the one partition that holds it', async () => {
+    const stored = await store.recordTurn(turnInput('replayed', 1, { createdAt: '2024-07-04T00:00:00.000Z' }))
+    // The owner's connection, as the store's Queryable: one connection, so BEGIN holds.
+    const db = {
+      query: async <R>(q: string | { text: string; values?: unknown[] }) =>
+        typeof q === 'string'
+          ? { rows: await t.ownerQuery<R>(q) }
+          : { rows: await t.ownerQuery<R>(q.text, q.values) },
+    } as unknown as Queryable
+    await t.ownerQuery('BEGIN')
+    try {
+      const [was] = await t.ownerQuery<{ scans: Record<string, number> }>(PARTITION_SCANS)
+      const rows = await turnsById(db, 'default', [stored.id])
+      const [is] = await t.ownerQuery<{ scans: Record<string, number> }>(PARTITION_SCANS)
+      expect(rows.map(toTurn)).toEqual([stored])
+      expect(
+        Object.keys(is?.scans ?? {}).filter(
+          (name) => Number(is?.scans[name]) > Number(was?.scans[name] ?? 0),
+        ),
+      ).toEqual(['conversations_p2024_07'])
+    } finally {
+      await t.ownerQuery('COMMIT')
+    }
+    // What the store answers for the replay itself, sent with another createdAt.
+    expect(
+      await store.recordTurnResult(
+        turnInput('replayed', 1, { id: stored.id, createdAt: '2025-02-01T00:00:00.000Z' }),
+      ),
+    ).toEqual({ created: false, turn: stored })
   })
 
   it('the span backfill sets the span of sessions stored before 0009, in resumable batches', async () => {
