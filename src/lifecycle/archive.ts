@@ -6,7 +6,10 @@
 //      refused while the table has a default partition). From here the rows no longer change.
 //   2. write its rows to DIR/<table>/<YYYY-MM>.partial/ (Parquet parts and manifest.json: rows per
 //      tenant, each file's SHA-256, the content's SHA-256), then rename it to DIR/<table>/<YYYY-MM>/.
-//   3. read the archive back and compare it with the detached table: files, checksums, rows per tenant.
+//      Each page read from the table becomes a row group written to disk at once: memory holds a
+//      page, never a part file.
+//   3. read the archive back and compare it with the detached table: files, checksums, rows per tenant
+//      (each file hashed as a stream, its rows read a row group at a time).
 //   4. drop the detached table. A rerun finds the month detached (goes on at 2) or gone with its
 //      archive in place (verifies the archive, done).
 // Dropping fires no trigger: the analytics rollups, the sessions' counts and the turns' ids stay as
@@ -17,15 +20,8 @@ import { join } from 'node:path'
 import { type DbPool, withTransaction } from '../db/pool.js'
 import type { PartitionedTable } from '../upkeep/partitions.js'
 import { ensureMonths, partitionName } from '../upkeep/partitions.js'
-import {
-  type ArchiveRow,
-  COLUMNS,
-  canonical,
-  readFileBytes,
-  readParquet,
-  sha256,
-  writeParquet,
-} from './parquet.js'
+import { PageSizer, textChars } from './paging.js'
+import { type ArchiveRow, COLUMNS, canonical, fileSha256, PartWriter, readRowGroups } from './parquet.js'
 
 export const MANIFEST_FORMAT = 'robot-brain-db archive 1'
 
@@ -46,9 +42,12 @@ export interface Manifest {
 export type ArchiveStep = 'detached' | 'written' | 'verified' | 'dropped'
 
 export interface ArchiveOptions {
-  /** Rows per Parquet file (default 100,000): bounds memory. */
+  /** Rows per Parquet file (default 100,000). Memory does not depend on it (see pageSize). */
   rowsPerFile?: number
-  /** Rows per read from the database (default 5000). */
+  /**
+   * Most rows per read from the database (default 5000), each page one row group; fewer when rows
+   * are long, so that a page holds about 4 MB of text.
+   */
   pageSize?: number
   /** Called after each step; tests throw from it (or kill the process) to simulate a crash. */
   onStep?(step: ArchiveStep, month: ArchiveMonth): void | Promise<void>
@@ -142,7 +141,7 @@ async function readManifest(path: string): Promise<Manifest | null> {
 /**
  * Reads an archived month back: every file's checksum, the rows' content checksum and rows per tenant
  * must match the manifest. Throws, naming what differs, when anything was altered or is missing.
- * `onRows` receives the rows, file by file (restore inserts them).
+ * `onRows` receives the rows a row group at a time (restore inserts them).
  */
 export async function verifyArchive(
   path: string,
@@ -159,21 +158,24 @@ export async function verifyArchive(
   let total = 0
   for (const file of manifest.files) {
     if (!/^part-\d{5}\.parquet$/.test(file.name)) throw new Error(`${path}: bad file name ${file.name}`)
-    const bytes = await readFileBytes(join(path, file.name)).catch(() => {
-      throw new Error(`${join(path, file.name)} is missing`)
+    const filePath = join(path, file.name)
+    const { sha256 } = await fileSha256(filePath).catch(() => {
+      throw new Error(`${filePath} is missing`)
     })
-    if (sha256(bytes) !== file.sha256)
-      throw new Error(`${join(path, file.name)} was altered: its SHA-256 differs from the manifest's`)
-    const rows = await readParquet(table, bytes)
-    if (rows.length !== file.rows)
-      throw new Error(`${join(path, file.name)} holds ${rows.length} rows, not ${file.rows}`)
-    for (const row of rows) {
-      content.add(canonical(table, row))
-      const tenant = String(row.tenant_id)
-      perTenant[tenant] = (perTenant[tenant] ?? 0) + 1
+    if (sha256 !== file.sha256)
+      throw new Error(`${filePath} was altered: its SHA-256 differs from the manifest's`)
+    let fileRows = 0
+    for await (const rows of readRowGroups(table, filePath)) {
+      for (const row of rows) {
+        content.add(canonical(table, row))
+        const tenant = String(row.tenant_id)
+        perTenant[tenant] = (perTenant[tenant] ?? 0) + 1
+      }
+      fileRows += rows.length
+      await onRows?.(rows)
     }
-    total += rows.length
-    await onRows?.(rows)
+    if (fileRows !== file.rows) throw new Error(`${filePath} holds ${fileRows} rows, not ${file.rows}`)
+    total += fileRows
   }
   if (total !== manifest.rows)
     throw new Error(`${path} holds ${total} rows, the manifest says ${manifest.rows}`)
@@ -199,23 +201,26 @@ function sortKeys(o: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)))
 }
 
-/** Reads the detached table in key order, page by page. */
+/** Reads the detached table in key order, page by page (pages sized by their text, see paging.ts). */
 async function* tableRows(owner: DbPool, m: ArchiveMonth, pageSize: number): AsyncGenerator<ArchiveRow[]> {
   const cols = COLUMNS[m.table].map((c) => `${c.sql} AS ${c.name}`).join(', ')
   const from = `robot_brain."${m.partition}"`
+  const sizer = new PageSizer(pageSize)
   let after: { tenant: string; id: string } | null = null
   for (;;) {
+    const limit = sizer.rows
     const { rows } = (await owner.query<ArchiveRow>({
       text: `SELECT ${cols} FROM ${from} r
               WHERE ($1::text IS NULL OR (r.tenant_id, r.id) > ($1::text, $2::uuid))
               ORDER BY r.tenant_id, r.id, r.created_at LIMIT $3`,
-      values: [after?.tenant ?? null, after?.id ?? null, pageSize],
+      values: [after?.tenant ?? null, after?.id ?? null, limit],
     })) as { rows: ArchiveRow[] }
     if (rows.length === 0) return
+    sizer.observe(rows.length, textChars(rows))
     yield rows
     const last = rows[rows.length - 1] as ArchiveRow
     after = { tenant: String(last.tenant_id), id: String(last.id) }
-    if (rows.length < pageSize) return
+    if (rows.length < limit) return
   }
 }
 
@@ -277,28 +282,41 @@ export async function archiveMonth(
   const content = new HashLines()
   const perTenant: Record<string, number> = {}
   const files: Manifest['files'] = []
-  let buffer: ArchiveRow[] = []
+  let part: { name: string; writer: PartWriter } | null = null
   let total = 0
-  const flushFile = async () => {
-    if (buffer.length === 0) return
-    const bytes = writeParquet(m.table, buffer)
-    const name = `part-${String(files.length).padStart(5, '0')}.parquet`
-    await writeFile(join(partial, name), bytes, { flush: true })
-    files.push({ name, rows: buffer.length, bytes: bytes.byteLength, sha256: sha256(bytes) })
-    buffer = []
+  const closePart = async () => {
+    if (!part) return
+    const { bytes, sha256 } = await part.writer.close()
+    files.push({ name: part.name, rows: part.writer.rows, bytes, sha256 })
+    part = null
   }
-  for await (const page of tableRows(owner, m, options.pageSize ?? 5000)) {
-    for (const row of page) {
-      content.add(canonical(m.table, row))
-      const tenant = String(row.tenant_id)
-      perTenant[tenant] = (perTenant[tenant] ?? 0) + 1
-      buffer.push(row)
-      if (buffer.length >= rowsPerFile) await flushFile()
+  try {
+    for await (const page of tableRows(owner, m, options.pageSize ?? 5000)) {
+      // A page fills the current part up to rowsPerFile rows; the rest starts the next part.
+      for (let i = 0; i < page.length; ) {
+        if (!part) {
+          const name = `part-${String(files.length).padStart(5, '0')}.parquet`
+          part = { name, writer: await PartWriter.create(m.table, join(partial, name)) }
+        }
+        const group = page.slice(i, i + rowsPerFile - part.writer.rows)
+        for (const row of group) {
+          content.add(canonical(m.table, row))
+          const tenant = String(row.tenant_id)
+          perTenant[tenant] = (perTenant[tenant] ?? 0) + 1
+        }
+        await part.writer.append(group)
+        i += group.length
+        if (part.writer.rows >= rowsPerFile) await closePart()
+      }
+      total += page.length
+      options.onRows?.(total)
     }
-    total += page.length
-    options.onRows?.(total)
+    await closePart()
+  } catch (err) {
+    // The .partial directory is removed by the next run; only the open file is closed here.
+    await (part as { writer: PartWriter } | null)?.writer.abort()
+    throw err
   }
-  await flushFile()
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     table: m.table,

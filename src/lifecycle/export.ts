@@ -1,8 +1,11 @@
 // Export: every session (followed by its turns) and every interaction event matching the filters, as
 // JSON lines, streamed page by page. Keyset pages on the primary keys and the history index, never a
 // server cursor (works through a pooler) and never the whole result in memory: memory stays flat
-// whatever the size of the database. Runs as the owner on the direct URL (sees every tenant).
+// whatever the size of the database. Pages of turns are sized by their text as well (paging.ts): a
+// page of 2,000 turns of 100,000-character messages would otherwise hold hundreds of megabytes.
+// Runs as the owner on the direct URL (sees every tenant).
 import type { Queryable } from '../db/pool.js'
+import { PageSizer } from './paging.js'
 import { type InteractionRecord, isoMicros, type SessionRecord, type TurnRecord } from './records.js'
 
 export interface ExportFilters {
@@ -22,7 +25,7 @@ export interface ExportOptions {
   /** Receives lines (each ending in a newline); resolves when the data may be written on (backpressure). */
   write(chunk: string): Promise<void>
   onProgress?(rows: number): void
-  /** Rows per page (default 2000). */
+  /** Most rows per page (default 2000); pages of turns hold fewer when the turns are long. */
   pageSize?: number
   /** Opens an encrypted tenant's sealed texts and userMetadata (the store's keys); absent: as stored. */
   open?: ExportOpener
@@ -111,6 +114,8 @@ export async function exportData(db: Queryable, options: ExportOptions): Promise
   const filters = options.filters ?? {}
   const page = options.pageSize ?? 2000
   const summary: ExportSummary = { sessions: 0, turns: 0, interactions: 0 }
+  // Turns per query: at most `page`, fewer when their text is long.
+  const turnPage = new PageSizer(page)
   const progress = () => options.onProgress?.(summary.sessions + summary.turns + summary.interactions)
   const tenants = filters.tenant
     ? [filters.tenant]
@@ -129,13 +134,14 @@ export async function exportData(db: Queryable, options: ExportOptions): Promise
       let group: SessionRow[] = []
       let groupTurns = 0
       const flush = async () => {
-        if (group.length) await writeGroup(db, tenantId, group, page, options.write, summary, options.open)
+        if (group.length)
+          await writeGroup(db, tenantId, group, turnPage, options.write, summary, options.open)
         progress()
         group = []
         groupTurns = 0
       }
       for (const s of rows) {
-        if (group.length && groupTurns + s.message_count > page) await flush()
+        if (group.length && groupTurns + s.message_count > turnPage.rows) await flush()
         group.push(s)
         groupTurns += s.message_count
       }
@@ -185,7 +191,7 @@ async function writeGroup(
   db: Queryable,
   tenantId: string,
   group: SessionRow[],
-  page: number,
+  sizer: PageSizer,
   write: (chunk: string) => Promise<void>,
   summary: ExportSummary,
   open?: ExportOpener,
@@ -222,16 +228,19 @@ async function writeGroup(
       summary.sessions++
       let key = MIN_KEY
       for (;;) {
+        const limit = sizer.rows
         const { rows } = await db.query<TurnRow>({
           text: TURNS,
-          values: [tenantId, [s.id], key.at, key.id, page],
+          values: [tenantId, [s.id], key.at, key.id, limit],
         })
         if (rows.length === 0) break
-        await write((await openTurns(rows)).map(turnLine).join(''))
+        const chunk = (await openTurns(rows)).map(turnLine).join('')
+        sizer.observe(rows.length, chunk.length)
+        await write(chunk)
         summary.turns += rows.length
         const last = rows[rows.length - 1]
         if (last) key = { at: last.created_at, id: last.id }
-        if (rows.length < page) break
+        if (rows.length < limit) break
       }
     }
     return
@@ -239,7 +248,7 @@ async function writeGroup(
   // Several sessions whose turns fit one page (message_count is exact): one query for all of them.
   const { rows: stored } = await db.query<TurnRow>({
     text: TURNS,
-    values: [tenantId, group.map((s) => s.id), MIN_KEY.at, MIN_KEY.id, page + 1],
+    values: [tenantId, group.map((s) => s.id), MIN_KEY.at, MIN_KEY.id, sizer.rows + 1],
   })
   const rows = await openTurns(stored)
   const bySession = new Map<string, TurnRow[]>()
@@ -256,5 +265,6 @@ async function writeGroup(
     summary.turns += turns.length
   }
   summary.sessions += group.length
+  sizer.observe(rows.length, chunk.length)
   await write(chunk)
 }

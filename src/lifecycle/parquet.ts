@@ -4,10 +4,16 @@
 // maintained, and small (one dependency). @duckdb/node-api would bring a native binary per platform and
 // parquet-wasm a large WebAssembly build, for features an archive does not need. Files are plain
 // Parquet (UTF8 strings, INT32, BOOLEAN, INT64 TIMESTAMP(MICROS, UTC)): DuckDB, pandas and Spark read them.
+//
+// Memory stays bounded by one row group, never a whole file: PartWriter appends a row group at a time
+// and sends its bytes to disk (and into the file's SHA-256) as soon as it is encoded; readRowGroups
+// reads a file back a row group at a time through ranged reads. Files written whole by earlier
+// versions (row groups of 1,000 then 100,000 rows) read the same way.
 import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
-import { parquetReadObjects } from 'hyparquet'
-import { parquetWriteBuffer } from 'hyparquet-writer'
+import { createReadStream } from 'node:fs'
+import { type FileHandle, open } from 'node:fs/promises'
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet'
+import { ByteWriter, ParquetWriter } from 'hyparquet-writer'
 import type { PartitionedTable } from '../upkeep/partitions.js'
 
 /** A row as archived: text columns as stored (metadata as its jsonb text), created_at in microseconds. */
@@ -49,14 +55,9 @@ export function canonical(table: PartitionedTable, row: ArchiveRow): string {
   return `${JSON.stringify(COLUMNS[table].map((c) => (row[c.name] === null ? null : String(row[c.name]))))}\n`
 }
 
-export function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex')
-}
-
-/** A Parquet file of the rows (as read from the database: created_at as microseconds in text). */
-export function writeParquet(table: PartitionedTable, rows: ArchiveRow[]): Uint8Array {
+function schemaOf(table: PartitionedTable) {
   const cols = COLUMNS[table]
-  const schema = [
+  return [
     { name: 'root', num_children: cols.length },
     ...cols.map((c) => ({
       name: c.name,
@@ -74,42 +75,120 @@ export function writeParquet(table: PartitionedTable, rows: ArchiveRow[]): Uint8
               }),
     })),
   ]
-  const columnData = cols.map((c) => ({
+}
+
+/** The rows (as read from the database: created_at as microseconds in text) as Parquet column data. */
+function columnDataOf(table: PartitionedTable, rows: ArchiveRow[]) {
+  return COLUMNS[table].map((c) => ({
     name: c.name,
     nullable: c.nullable === true,
     data: rows.map((r) => (c.kind === 'micros' ? BigInt(r[c.name] as string) : r[c.name])),
   }))
-  return new Uint8Array(
-    parquetWriteBuffer({ columnData, schema, createdBy: 'robot-brain-db archive' } as Parameters<
-      typeof parquetWriteBuffer
-    >[0]),
-  )
 }
 
-/** The rows of a Parquet file, in file order, in the shape the database gave them. */
-export async function readParquet(table: PartitionedTable, bytes: Uint8Array): Promise<ArchiveRow[]> {
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
-  const rows = (await parquetReadObjects({
-    file: buffer,
-    // Microseconds as they are: a Date would drop them.
-    parsers: { timestampFromMicroseconds: (micros: bigint) => micros },
-  })) as Array<Record<string, unknown>>
-  const cols = COLUMNS[table]
-  return rows.map((r) => {
-    const row: ArchiveRow = {}
-    for (const c of cols) {
-      const value = r[c.name]
-      row[c.name] =
-        value === null || value === undefined
-          ? null
-          : c.kind === 'micros'
-            ? String(value)
-            : (value as string | number | boolean)
+const CREATED_BY = 'robot-brain-db archive'
+
+/**
+ * One Parquet file written row group by row group: each group's bytes go to the file (and into its
+ * SHA-256) once encoded, so memory holds one row group, whatever the file's size.
+ */
+export class PartWriter {
+  private readonly hash = createHash('sha256')
+  private readonly parquet: ParquetWriter
+  private bytes = 0
+  rows = 0
+
+  private constructor(
+    private readonly table: PartitionedTable,
+    private readonly file: FileHandle,
+  ) {
+    const out = new ByteWriter()
+    // hyparquet-writer calls flush() after each row group and finish() at the end of the file; the
+    // bytes encoded so far leave the buffer, which starts again at 0 (offsets in the file go on).
+    const drain = async () => {
+      if (out.index === 0) return
+      const chunk = new Uint8Array(out.buffer, 0, out.index).slice()
+      out.index = 0
+      this.hash.update(chunk)
+      this.bytes += chunk.byteLength
+      await this.file.write(chunk)
     }
-    return row
-  })
+    Object.assign(out, { flush: drain, finish: drain })
+    this.parquet = new ParquetWriter({ writer: out, schema: schemaOf(table), createdBy: CREATED_BY } as never)
+  }
+
+  static async create(table: PartitionedTable, path: string): Promise<PartWriter> {
+    return new PartWriter(table, await open(path, 'w'))
+  }
+
+  /** Appends the rows as one row group. */
+  async append(rows: ArchiveRow[]): Promise<void> {
+    if (rows.length === 0) return
+    await this.parquet.write({
+      columnData: columnDataOf(this.table, rows),
+      rowGroupSize: rows.length,
+    } as never)
+    this.rows += rows.length
+  }
+
+  /** Writes the footer, syncs the file to disk; the file's size and SHA-256. */
+  async close(): Promise<{ bytes: number; sha256: string }> {
+    try {
+      await this.parquet.finish()
+      await this.file.sync()
+    } finally {
+      await this.file.close()
+    }
+    return { bytes: this.bytes, sha256: this.hash.digest('hex') }
+  }
+
+  /** Closes the file without finishing it (an error happened; the caller removes it). */
+  async abort(): Promise<void> {
+    await this.file.close().catch(() => {})
+  }
 }
 
-export async function readFileBytes(path: string): Promise<Uint8Array> {
-  return new Uint8Array(await readFile(path))
+/** SHA-256 of a file, read as a stream. */
+export async function fileSha256(path: string): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256')
+  let bytes = 0
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer)
+    bytes += (chunk as Buffer).byteLength
+  }
+  return { bytes, sha256: hash.digest('hex') }
+}
+
+/** The rows of a Parquet file, one row group at a time, in file order (ranged reads of the file). */
+export async function* readRowGroups(table: PartitionedTable, path: string): AsyncGenerator<ArchiveRow[]> {
+  const file = await asyncBufferFromFile(path)
+  const metadata = await parquetMetadataAsync(file)
+  let rowStart = 0
+  for (const group of metadata.row_groups) {
+    const rowEnd = rowStart + Number(group.num_rows)
+    const rows = (await parquetReadObjects({
+      file,
+      metadata,
+      rowStart,
+      rowEnd,
+      // Microseconds as they are: a Date would drop them.
+      parsers: { timestampFromMicroseconds: (micros: bigint) => micros },
+    })) as Array<Record<string, unknown>>
+    yield rows.map((r) => fromParquet(table, r))
+    rowStart = rowEnd
+  }
+}
+
+function fromParquet(table: PartitionedTable, r: Record<string, unknown>): ArchiveRow {
+  const row: ArchiveRow = {}
+  for (const c of COLUMNS[table]) {
+    const value = r[c.name]
+    row[c.name] =
+      value === null || value === undefined
+        ? null
+        : c.kind === 'micros'
+          ? String(value)
+          : (value as string | number | boolean)
+  }
+  return row
 }
