@@ -9,6 +9,7 @@ import {
   type EncryptionStatus,
   encryptedTenants,
   type ResealResult,
+  type TenantEncryption,
 } from '../security/encryption/tenant-encryption.js'
 import { type DbFlags, printJson, UsageError, withStore } from './common.js'
 
@@ -61,6 +62,28 @@ function report(flags: EncryptionFlags, verb: string, r: ResealResult): void {
   console.log(describe(r.status))
 }
 
+/** enable and rotate alike: re-seal the tenant's rows in batches under a progress line, then report. */
+function resealAction(
+  label: string,
+  run: (
+    encryption: TenantEncryption,
+    flags: EncryptionFlags,
+    options: { batchSize?: number; onProgress: (p: ResealProgress) => void },
+  ) => Promise<ResealResult>,
+) {
+  return async (_opts: unknown, cmd: Command): Promise<void> => {
+    const flags = cmd.optsWithGlobals() as EncryptionFlags
+    const size = batchSize(flags)
+    await withStore(flags, async (store) => {
+      const { progress, onProgress } = progressOf(label)
+      const encryption = store.as('cli').tenant(flags.tenant as string).encryption
+      const r = await run(encryption, flags, { batchSize: size, onProgress }).finally(() => progress.finish())
+      const verb = cmd.name() === 'enable' ? 'enabled' : flags.masterOnly ? 'rewrapped' : 'rotated'
+      report(flags, verb, r)
+    })
+  }
+}
+
 export function register(program: Command): void {
   const encryption = program
     .command('encryption')
@@ -81,19 +104,11 @@ export function register(program: Command): void {
     .option('--no-semantic-search', 'forbid semantic search and delete the tenant’s embeddings (the default)')
     .option('--batch-size <n>', 'rows per batch (default 500)')
     .option('--json', 'print the result as JSON')
-    .action(async (_opts: unknown, cmd: Command) => {
-      const flags = cmd.optsWithGlobals() as EncryptionFlags
-      const size = batchSize(flags)
-      await withStore(flags, async (store) => {
-        const { progress, onProgress } = progressOf('encrypt')
-        const r = await store
-          .as('cli')
-          .tenant(flags.tenant as string)
-          .encryption.enable({ semanticSearch: flags.semanticSearch, batchSize: size, onProgress })
-          .finally(() => progress.finish())
-        report(flags, 'enabled', r)
-      })
-    })
+    .action(
+      resealAction('encrypt', (encryption, flags, options) =>
+        encryption.enable({ semanticSearch: flags.semanticSearch, ...options }),
+      ),
+    )
 
   encryption
     .command('rotate')
@@ -106,19 +121,11 @@ export function register(program: Command): void {
     .option('--master-only', 'only rewrap the data keys with the current master key')
     .option('--batch-size <n>', 'rows per batch (default 500)')
     .option('--json', 'print the result as JSON')
-    .action(async (_opts: unknown, cmd: Command) => {
-      const flags = cmd.optsWithGlobals() as EncryptionFlags
-      const size = batchSize(flags)
-      await withStore(flags, async (store) => {
-        const { progress, onProgress } = progressOf('re-encrypt')
-        const r = await store
-          .as('cli')
-          .tenant(flags.tenant as string)
-          .encryption.rotate({ masterOnly: flags.masterOnly === true, batchSize: size, onProgress })
-          .finally(() => progress.finish())
-        report(flags, flags.masterOnly ? 'rewrapped' : 'rotated', r)
-      })
-    })
+    .action(
+      resealAction('re-encrypt', (encryption, flags, options) =>
+        encryption.rotate({ masterOnly: flags.masterOnly === true, ...options }),
+      ),
+    )
 
   encryption
     .command('shred')

@@ -20,7 +20,7 @@ export async function openPglite(config: Config, runtimeRole: () => string | nul
     lock?.release()
     throw err
   }
-  const inner = new pg.Pool(createPgConfig(faithfulDecoding(db))) as unknown as DbPool
+  const inner = new pg.Pool(createPgConfig(faithfulDecoding(db, () => closed))) as unknown as DbPool
   const state: RoleState = new WeakMap()
   const app = new RolePool(inner, runtimeRole, state)
   const owner = new RolePool(inner, () => null, state)
@@ -50,10 +50,14 @@ export async function openPglite(config: Config, runtimeRole: () => string | nul
  * bridge gets PGlite's raw protocol bytes, parsed by node-postgres' own parser (Buffer decoding keeps
  * every character), exactly as it parses a server's bytes. The bridge uses only these two members.
  */
-function faithfulDecoding(db: PGlite): PGlite {
+function faithfulDecoding(db: PGlite, closing: () => boolean): PGlite {
   const bridge: Pick<PGlite, 'waitReady' | 'execProtocolStream'> = {
     waitReady: db.waitReady,
     async execProtocolStream(message, options) {
+      // pg.Pool#end() can resolve before a client's Terminate message has gone through the bridge;
+      // reaching PGlite once it closes, that message threw a TypeError as an unhandled 'error' event
+      // (seen after a failed command). An embedded database has no connection to terminate: drop it.
+      if (closing() || db.closed) return []
       const raw = await db.execProtocolRaw(message, { syncToFs: options?.syncToFs })
       const messages: Awaited<ReturnType<PGlite['execProtocolStream']>> = []
       new Parser().parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength), (m) => {

@@ -3,7 +3,17 @@
 // `maxTokens` and a search context cut to its budget agree. Other models' tokenizers differ by a few
 // percent on English and more on other scripts: leave headroom below the model's window.
 // Special-token text such as "<|endoftext|>" in a message counts as ordinary text.
-import { countTokens as count } from 'gpt-tokenizer'
+import { createRequire } from 'node:module'
+
+// Loaded on first use, synchronously (the functions below are synchronous): its o200k_base tables
+// cost about 280 ms of start-up, which every command-line run and server start paid when imported
+// at the top, though only message pages cut to a token budget and search contexts count tokens.
+type Tokenizer = typeof import('gpt-tokenizer')
+let tokenizer: Tokenizer | undefined
+function count(text: string, options: Parameters<Tokenizer['countTokens']>[1]): number {
+  tokenizer ??= createRequire(import.meta.url)('gpt-tokenizer') as Tokenizer
+  return tokenizer.countTokens(text, options)
+}
 
 const NO_SPECIAL = { disallowedSpecial: new Set<string>() }
 

@@ -84,3 +84,47 @@ export async function ownerQuery<R = Record<string, unknown>>(
     await c.end()
   }
 }
+
+export interface OwnerSession {
+  /** Runs queries as the owner, opening the connection (PGlite: the data directory) on first use. */
+  query<R = Record<string, unknown>>(queries: string[]): Promise<R[][]>
+  /** Closes it; call before a CLI process opens the same PGlite directory (one process at a time). */
+  release(): Promise<void>
+}
+
+/**
+ * ownerQuery() that keeps its connection between calls: opening PGlite costs a second or more of CPU,
+ * so a test file reading one database many times opens it once per stretch without a CLI run.
+ */
+export function ownerSession(db: FreshDatabase): OwnerSession {
+  let opened: Promise<{ run: (q: string) => Promise<unknown[]>; close: () => Promise<void> }> | undefined
+  const open = async () => {
+    if (backend === 'pglite') {
+      const store = await openStore({ dataDir: db.dataDir })
+      return {
+        run: async (q: string) => (await store.transport.owner.query(q)).rows as unknown[],
+        close: () => store.close(),
+      }
+    }
+    const c = await rawPg(db.ownerUrl)
+    return { run: async (q: string) => (await c.query(q)).rows as unknown[], close: () => c.end() }
+  }
+  return {
+    async query<R>(queries: string[]): Promise<R[][]> {
+      opened ??= open()
+      const conn = await opened
+      const out: R[][] = []
+      for (const q of queries) out.push((await conn.run(q)) as R[])
+      return out
+    },
+    async release() {
+      const was = opened
+      opened = undefined
+      if (was)
+        await was.then(
+          (c) => c.close(),
+          () => {},
+        ) // a failed open already failed its query
+    },
+  }
+}

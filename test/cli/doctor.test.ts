@@ -2,7 +2,8 @@
 // when a check fails (no schema, unreachable server, unencrypted remote URL), never a password.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Check } from '../../src/doctor/check.js'
-import { type FreshDatabase, freshDatabase } from '../support/backend.js'
+import type { FreshDatabase } from '../support/backend.js'
+import { freshTestDatabase } from '../support/store.js'
 import { backend, cli, dbEnv, ensureBuilt, json, ownerQuery } from './cli.js'
 
 const PASSWORD = 'Sup3r-Secret_pw'
@@ -30,7 +31,8 @@ describe(`doctor command (${backend})`, () => {
 
   beforeAll(async () => {
     await ensureBuilt()
-    db = await freshDatabase('cli doctor')
+    // Empty, not migrated (PGlite: a copy of an initialized directory, so no process pays for initdb).
+    db = await freshTestDatabase('cli doctor', false)
     // pg: the app URL carries a password (trust authentication ignores it) that must never be printed.
     if (backend === 'pg') {
       const u = new URL(db.appUrl)
@@ -122,7 +124,9 @@ describe(`doctor command (${backend})`, () => {
     expect(r.stdout + r.stderr).not.toContain(PASSWORD)
   }, 300_000)
 
-  it('fails (exit 1) on an unreachable server and keeps the password out', async () => {
+  // The last three never open the test database: they run side by side (one waits on a refused
+  // connection, one on a name that never resolves).
+  it.concurrent('fails (exit 1) on an unreachable server and keeps the password out', async () => {
     const r = await cli(['doctor', '--json'], {
       DATABASE_URL: `postgres://robot:${PASSWORD}@127.0.0.1:1/nowhere`,
     })
@@ -136,7 +140,7 @@ describe(`doctor command (${backend})`, () => {
     expect(r.stdout + r.stderr).not.toContain(PASSWORD)
   }, 300_000)
 
-  it('fails (exit 1) on a remote host without TLS, and warns on a short connect timeout', async () => {
+  it.concurrent('fails (exit 1) on a remote host without TLS, and warns on a short connect timeout', async () => {
     // .invalid never resolves (RFC 2606): the configuration checks decide, no internet needed.
     const r = await cli(['doctor'], {
       DATABASE_URL: `postgres://robot:${PASSWORD}@db.invalid:5432/app?sslmode=disable`,
@@ -151,7 +155,7 @@ describe(`doctor command (${backend})`, () => {
     expect(r.stdout + r.stderr).not.toContain(PASSWORD)
   }, 300_000)
 
-  it('turns an invalid URL into a failed config check', async () => {
+  it.concurrent('turns an invalid URL into a failed config check', async () => {
     const r = await cli(['doctor', '--json'], { DATABASE_URL: `mysql://robot:${PASSWORD}@localhost/app` })
     expect(r.code).toBe(1)
     expect(byId(json<Report>(r), 'config')).toMatchObject({

@@ -3,7 +3,8 @@
 // to every role. The attack and the upgrade are in test/store/runtime-roles.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Check } from '../../src/doctor/check.js'
-import { type FreshDatabase, freshDatabase, runtimeRoleOf } from '../support/backend.js'
+import { type FreshDatabase, runtimeRoleOf } from '../support/backend.js'
+import { freshTestDatabase } from '../support/store.js'
 import { backend, cli, dbEnv, ensureBuilt, json } from './cli.js'
 
 describe(`runtime role on the command line (${backend})`, () => {
@@ -12,7 +13,8 @@ describe(`runtime role on the command line (${backend})`, () => {
 
   beforeAll(async () => {
     await ensureBuilt()
-    db = await freshDatabase('cli roles')
+    // Empty, not migrated (PGlite: a copy of an initialized directory, so no process pays for initdb).
+    db = await freshTestDatabase('cli roles', false)
     env = dbEnv(db)
   }, 300_000)
   afterAll(async () => {
@@ -32,7 +34,7 @@ describe(`runtime role on the command line (${backend})`, () => {
     })
     const dry = await cli(['migrate', '--dry-run'], env)
     expect(dry.stdout).toContain(`SELECT robot_brain.adopt_runtime_role('${role}');`)
-  })
+  }, 300_000) // three processes, each opening the database (PGlite: seconds each on a busy machine)
 
   it('doctor: the role is this database’s own, and CONNECT is not open to every role', async () => {
     const r = await cli(['doctor', '--json'], env)

@@ -1,8 +1,9 @@
 // `robot-brain-db seed` through the real CLI: exact counts, exact session counters, partitions for the
 // range, determinism by --seed, replays that add nothing, and usage errors that name the flag.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type FreshDatabase, freshDatabase } from '../support/backend.js'
-import { backend, cli, dbEnv, ensureBuilt, json, ownerQuery } from './cli.js'
+import type { FreshDatabase } from '../support/backend.js'
+import { freshTestDatabase } from '../support/store.js'
+import { backend, cli, dbEnv, ensureBuilt, json, type OwnerSession, ownerSession } from './cli.js'
 
 interface Summary {
   tenant: string
@@ -33,29 +34,38 @@ const DIGESTS = [
      (extract(epoch FROM created_at) * 1000)::bigint), ',' ORDER BY id)) AS d FROM robot_brain.robot_interactions`,
 ]
 
-async function digests(db: FreshDatabase): Promise<string[]> {
-  return (await ownerQuery<{ d: string }>(db, DIGESTS)).map((rows) => rows[0]?.d as string)
+async function digests(owner: OwnerSession): Promise<string[]> {
+  return (await owner.query<{ d: string }>(DIGESTS)).map((rows) => rows[0]?.d as string)
 }
 
 describe(`seed command (${backend})`, () => {
   const dbs: FreshDatabase[] = []
+  // An empty database (PGlite: a copy of an initialized, unmigrated directory: seed still migrates).
   const fresh = async (label: string) => {
-    const db = await freshDatabase(label)
+    const db = await freshTestDatabase(label, false)
     dbs.push(db)
     return db
   }
   let a: FreshDatabase
+  // The owner's reads of `a` share one open (PGlite: seconds each); released before each CLI run on `a`.
+  let owner: OwnerSession
+  const cliOnA = async (args: string[]) => {
+    await owner.release()
+    return cli(args, dbEnv(a))
+  }
   let first: Summary
 
   beforeAll(async () => {
     await ensureBuilt()
     a = await fresh('cli seed a')
-    const r = await cli(['seed', ...ARGS, '--seed', '42', '--batch-size', '3', '--json'], dbEnv(a))
+    owner = ownerSession(a)
+    const r = await cliOnA(['seed', ...ARGS, '--seed', '42', '--batch-size', '3', '--json'])
     expect(r.code, r.stderr).toBe(0)
     first = json<Summary>(r)
   }, 300_000)
 
   afterAll(async () => {
+    await owner?.release()
     for (const db of dbs) await db.drop()
   })
 
@@ -74,9 +84,9 @@ describe(`seed command (${backend})`, () => {
   })
 
   it('stores exactly what it reports, with exact session counters, in monthly partitions', async () => {
-    const [counts, sessions, outside, defaults, ids, personalities] = await ownerQuery<
+    const [counts, sessions, outside, defaults, ids, personalities] = await owner.query<
       Record<string, unknown>
-    >(a, [
+    >([
       `SELECT (SELECT count(*)::int FROM robot_brain.conversations) AS turns,
               (SELECT count(*)::int FROM robot_brain.sessions) AS sessions,
               (SELECT count(*)::int FROM robot_brain.robot_interactions) AS events`,
@@ -111,12 +121,12 @@ describe(`seed command (${backend})`, () => {
   }, 300_000)
 
   it('writes plausible text: varied lengths, non-ASCII characters, no two sessions alike', async () => {
-    const [[t]] = (await ownerQuery<{
+    const [[t]] = (await owner.query<{
       distinct_replies: number
       min_len: number
       max_len: number
       unicode: number
-    }>(a, [
+    }>([
       `SELECT count(DISTINCT robot_response)::int AS distinct_replies,
               min(char_length(user_message))::int AS min_len,
               max(char_length(robot_response))::int AS max_len,
@@ -135,14 +145,15 @@ describe(`seed command (${backend})`, () => {
     const b = await fresh('cli seed b')
     const rb = await cli(['seed', ...ARGS, '--seed', '42', '--json'], dbEnv(b))
     expect(rb.code, rb.stderr).toBe(0)
-    const [da, db] = [await digests(a), await digests(b)]
+    const ownerB = ownerSession(b)
+    const [da, db] = [await digests(owner), await digests(ownerB).finally(() => ownerB.release())]
     expect(da.every((d) => typeof d === 'string' && d.length === 32)).toBe(true)
     expect(db).toEqual(da)
   }, 300_000)
 
   it('a replay of the same seed stores nothing new and counts nothing twice', async () => {
-    const before = await digests(a)
-    const r = await cli(['seed', ...ARGS, '--seed', '42', '--json'], dbEnv(a))
+    const before = await digests(owner)
+    const r = await cliOnA(['seed', ...ARGS, '--seed', '42', '--json'])
     expect(r.code, r.stderr).toBe(0)
     expect(json<Summary>(r)).toMatchObject({
       sessionsCreated: 0,
@@ -151,11 +162,11 @@ describe(`seed command (${backend})`, () => {
       partitionsCreated: 0,
       skipped: { turns: SESSIONS * TURNS, events: EVENTS },
     })
-    expect(await digests(a)).toEqual(before)
+    expect(await digests(owner)).toEqual(before)
   }, 300_000)
 
   it('fills the analytics rollups exactly, once even when replayed (analytics see seeded data)', async () => {
-    const [turns, events] = await ownerQuery<{ rollup: string; raw: string }>(a, [
+    const [turns, events] = await owner.query<{ rollup: string; raw: string }>([
       `SELECT (SELECT json_agg(r ORDER BY r.tenant_id, r.h, r.robot_personality, r.session_id)::text FROM (
                  SELECT tenant_id, hour AS h, robot_personality, session_id, turns::int AS n, user_chars::bigint AS uc,
                         response_chars::bigint AS rc FROM robot_brain.personality_rollups) r) AS rollup,
@@ -178,30 +189,27 @@ describe(`seed command (${backend})`, () => {
   })
 
   it('seeds another tenant with chosen personalities and prints a text summary', async () => {
-    const r = await cli(
-      [
-        'seed',
-        '--sessions',
-        '3',
-        '--turns',
-        '2',
-        '--events',
-        '0',
-        ...RANGE,
-        '--tenant',
-        'acme',
-        '--personalities',
-        'pirate,zen',
-        '--seed',
-        '9',
-      ],
-      dbEnv(a),
-    )
+    const r = await cliOnA([
+      'seed',
+      '--sessions',
+      '3',
+      '--turns',
+      '2',
+      '--events',
+      '0',
+      ...RANGE,
+      '--tenant',
+      'acme',
+      '--personalities',
+      'pirate,zen',
+      '--seed',
+      '9',
+    ])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/seeded tenant "acme" with seed 9/)
     expect(r.stdout).toMatch(/turns\s+6\b/)
     expect(r.stdout).toMatch(/rows\/s/)
-    const [[row]] = (await ownerQuery(a, [
+    const [[row]] = (await owner.query([
       `SELECT count(*)::int AS n, array_agg(DISTINCT robot_personality ORDER BY robot_personality) AS p
        FROM robot_brain.conversations WHERE tenant_id = 'acme'`,
     ])) as [[{ n: number; p: string[] }]]
@@ -220,10 +228,12 @@ describe(`seed command (${backend})`, () => {
       [['--from', '2000-01-01', '--to', '2025-01-01'], /at most 10 years/],
       [['--tenant', 'bad tenant!'], /--tenant/],
     ]
-    for (const [args, message] of cases) {
-      const r = await cli(['seed', ...args], env)
+    // Usage errors stop before the database is opened, so the runs may overlap.
+    const results = await Promise.all(cases.map(([args]) => cli(['seed', ...args], env)))
+    cases.forEach(([args, message], i) => {
+      const r = results[i] as (typeof results)[number]
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2)
       expect(r.stderr).toMatch(message)
-    }
+    })
   }, 300_000)
 })

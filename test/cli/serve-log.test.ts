@@ -2,7 +2,8 @@
 // JSON lines when standard output is a pipe, readable lines (pino-pretty) on a terminal.
 import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type FreshDatabase, freshDatabase } from '../support/backend.js'
+import type { FreshDatabase } from '../support/backend.js'
+import { freshTestDatabase } from '../support/store.js'
 import { backend, cliEnv, dbEnv, ensureBuilt, ROOT } from './cli.js'
 
 const PASSWORD = 'L0g-Secret_pw'
@@ -46,7 +47,8 @@ describe(`serve logs (${backend})`, () => {
 
   beforeAll(async () => {
     await ensureBuilt()
-    db = await freshDatabase('serve log')
+    // Empty, not migrated (PGlite: a copy of an initialized directory, so no process pays for initdb).
+    db = await freshTestDatabase('serve log', false)
     env = dbEnv(db)
     if (env.DATABASE_URL) {
       const u = new URL(env.DATABASE_URL)

@@ -5,7 +5,8 @@ import { gatherStatus } from '../../src/doctor/status.js'
 import { runSeed } from '../../src/seed/run.js'
 import { PERSONALITIES } from '../../src/seed/voices.js'
 import { openStore, type Store } from '../../src/store/store.js'
-import { type FreshDatabase, freshDatabase } from '../support/backend.js'
+import type { FreshDatabase } from '../support/backend.js'
+import { freshTestDatabase } from '../support/store.js'
 import { backend } from './cli.js'
 
 describe(`status row estimates (${backend})`, () => {
@@ -13,7 +14,8 @@ describe(`status row estimates (${backend})`, () => {
   let store: Store
 
   beforeAll(async () => {
-    db = await freshDatabase('cli status estimates')
+    // PGlite: a copy of a migrated directory; the migrate below then has nothing to do.
+    db = await freshTestDatabase('cli status estimates', true)
     store = await openStore(
       backend === 'pglite'
         ? { dataDir: db.dataDir }

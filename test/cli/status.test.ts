@@ -2,7 +2,8 @@
 // across tenants, partitions with their ranges and exact rows), and never a password.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StatusReport } from '../../src/doctor/status.js'
-import { type FreshDatabase, freshDatabase } from '../support/backend.js'
+import type { FreshDatabase } from '../support/backend.js'
+import { freshTestDatabase } from '../support/store.js'
 import { backend, cli, dbEnv, ensureBuilt, json } from './cli.js'
 
 const PASSWORD = 'n0t-For-Logs_42'
@@ -20,7 +21,8 @@ describe(`status command (${backend})`, () => {
 
   beforeAll(async () => {
     await ensureBuilt()
-    db = await freshDatabase('cli status')
+    // Empty, not migrated (PGlite: a copy of an initialized directory, so no process pays for initdb).
+    db = await freshTestDatabase('cli status', false)
     env = backend === 'pg' ? dbEnv(db, withPassword(db.appUrl)) : dbEnv(db)
   }, 300_000)
 

@@ -7,7 +7,9 @@ import { backend, cli, ensureBuilt } from './cli.js'
 
 const PASSWORD = 'Us4ge-Secret_pw'
 
-describe(`command line usage (${backend})`, () => {
+// No test here opens a database or depends on another, so they run side by side: most of each is
+// starting Node and waiting on a refused or silent connection.
+describe.concurrent(`command line usage (${backend})`, () => {
   beforeAll(async () => {
     await ensureBuilt()
   }, 300_000)
@@ -27,10 +29,11 @@ describe(`command line usage (${backend})`, () => {
   }, 60_000)
 
   it('still exits 0 when help is asked for', async () => {
-    for (const args of [['--help'], ['help'], ['keys', '--help'], ['status', '--help']]) {
-      const r = await cli(args, {})
-      expect(r.code, args.join(' ')).toBe(0)
-    }
+    const cases = [['--help'], ['help'], ['keys', '--help'], ['status', '--help']]
+    const results = await Promise.all(cases.map((args) => cli(args, {})))
+    cases.forEach((args, i) => {
+      expect(results[i]?.code, args.join(' ')).toBe(0)
+    })
   }, 60_000)
 
   it('refuses an unknown --driver with exit 2, naming the choices', async () => {
@@ -40,13 +43,12 @@ describe(`command line usage (${backend})`, () => {
   }, 60_000)
 
   it('bench --help says DATABASE_URL is not read, and nothing says otherwise', async () => {
-    const r = await cli(['bench', '--help'], {})
+    const [r, s] = await Promise.all([cli(['bench', '--help'], {}), cli(['status', '--help'], {})])
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/DATABASE_URL is not read/)
     expect(r.stdout).not.toMatch(/default: DATABASE_URL/)
     expect(r.stdout).not.toMatch(/--data-dir|--driver/)
     // Other commands keep the shared database flags.
-    const s = await cli(['status', '--help'], {})
     expect(s.stdout).toMatch(/default: DATABASE_URL/)
   }, 60_000)
 

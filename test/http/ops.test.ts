@@ -95,9 +95,14 @@ describe(`operations endpoints (${backendName()})`, () => {
       const res = await fetch(`${server.url}/dashboard/${file}`)
       expect(res.status, file).toBe(200)
       expect(res.headers.get('content-type'), file).toMatch(/^text\/(javascript|css)/)
+      // Read every body: one left unread (uPlot is large) keeps its connection busy, and closing the
+      // server then waits for it for good.
+      expect((await res.text()).length, file).toBeGreaterThan(0)
     }
     for (const path of ['/dashboard/nope.js', '/dashboard/%2e%2e/package.json', '/dashboard/']) {
-      expect((await fetch(`${server.url}${path}`)).status, path).toBe(404)
+      const res = await fetch(`${server.url}${path}`)
+      expect(res.status, path).toBe(404)
+      await res.arrayBuffer()
     }
   })
 
