@@ -18,6 +18,8 @@ export interface AnalyticsDeps {
   tenantId: string
   /** The pool analytics read from (a replica when one is configured and fresh). */
   reader(): Promise<Queryable>
+  /** The primary, where missing closed-day answers are stored (src/analytics/closed-days.ts). */
+  writer(): Promise<Queryable>
   retry<T>(fn: (attempt: number) => Promise<T>): Promise<T>
 }
 
@@ -72,7 +74,12 @@ export class Analytics {
       throw new ValidationError('failures', `must be an integer from 0 to ${MAX_FAILURES}`)
     }
     const db = await this.deps.reader()
-    const groups = await this.deps.retry(() => interactionStats(db, this.deps.tenantId, range, groupBy))
+    const groups = await interactionStats(
+      { reader: db, writer: () => this.deps.writer(), retry: (fn) => this.deps.retry(fn) },
+      this.deps.tenantId,
+      range,
+      groupBy,
+    )
     const result: InteractionAnalytics = { ...window(range), groupBy, groups }
     if (failures > 0) {
       result.latestFailures = await this.deps.retry(() =>

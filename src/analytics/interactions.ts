@@ -6,6 +6,7 @@
 // sketches included (sketches are exact to merge): SQL never expands a sketch into rows. Also the
 // latest failures of the range, from the partial index on failed events.
 import type { Queryable } from '../db/pool.js'
+import { type Dim, EPOCH_CTE, fillClosedDays, QUANTILES } from './closed-days.js'
 import { bucketStart, partialHourRows, rangeParams, type TimeRange } from './range.js'
 import { DenseSketch, type Sketch } from './sketch.js'
 
@@ -51,24 +52,54 @@ export interface FailedInteraction {
 }
 
 /** The dimension code of each grouping in interaction_day_rollups (migration 0016). */
-const DIM: Record<GroupBy, string> = { robotId: 'r', interactionType: 't' }
+const DIM: Record<GroupBy, Dim> = { robotId: 'r', interactionType: 't' }
 
 // $1 tenant, $2 from, $3 to, $4 whole-hours from, $5 whole-hours to, $6 edge hours, $7 whole-days from,
-// $8 whole-days to. One row per day and key for the whole days, per hour, robot and type for the whole
-// hours outside them, per hour and key for the partial hours (raw events); the application adds them
-// into buckets and totals. Sketches come back as text (entries, and the jsonb of hours merged before
-// migration 0016), parsed and added in the application.
+// $8 whole-days to, $9 whether to use closed-day answers. One row per day and key for the whole days
+// ('d'), per hour, robot and type for the whole hours outside them ('h'), per hour and key for the
+// partial hours (raw events, 'h'); the application adds them into buckets and totals. With answers, a
+// closed day of the range that has one comes without its sketch but with its percentiles, and each key
+// adds ('c') the running sketches of its last answered day in the range and of its last answered day
+// before it: their difference is the sketch of those closed days. Sketches come back as text (entries,
+// and the jsonb of hours merged before migration 0016), parsed and added in the application.
+// The answer of a day is a subquery in the select list, not a join: a join would let the planner
+// equate the tenant of every table with the row-security expression and read a table before ctx has
+// set the tenant.
 const query = (key: string, dim: string) => `
-WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id)
-SELECT d.day AS t, d.key, d.events, d.successes, d.duration_sum::float8 AS duration_sum, d.duration_max,
-       NULL::jsonb AS sketch, d.sketch_entries::text AS entries
-FROM ctx CROSS JOIN LATERAL (
-  SELECT * FROM robot_brain.interaction_day_rollups d
-  WHERE d.tenant_id = ctx.tenant_id AND d.dim = '${dim}' AND d.day >= $7::timestamptz AND d.day < $8::timestamptz
-) d
+WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
+${EPOCH_CTE},
+days AS MATERIALIZED (
+  SELECT d.*, d.day < ep.closed_before AS closed,
+         CASE WHEN $9::boolean AND d.day < ep.closed_before THEN (
+           SELECT ARRAY[a.p50, a.p95, a.p99] FROM robot_brain.interaction_closed_days a
+           WHERE a.tenant_id = ctx.tenant_id AND a.dim = '${dim}' AND a.key = d.key AND a.day = d.day
+             AND a.epoch = ep.epoch
+         ) END AS answer
+  FROM ctx CROSS JOIN ep CROSS JOIN LATERAL (
+    SELECT * FROM robot_brain.interaction_day_rollups d
+    WHERE d.tenant_id = ctx.tenant_id AND d.dim = '${dim}' AND d.day >= $7::timestamptz AND d.day < $8::timestamptz
+  ) d
+)
+SELECT 'd' AS kind, d.day AS t, d.key, d.events, d.successes, d.duration_sum::float8 AS duration_sum, d.duration_max,
+       NULL::jsonb AS sketch, CASE WHEN d.answer IS NULL THEN d.sketch_entries::text END AS entries,
+       d.closed, d.answer
+FROM days d
 UNION ALL
-SELECT r.hour, r.${key}, r.events, r.successes, r.duration_sum::float8, r.duration_max,
-       nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text
+SELECT 'c', c.day, k.key, c.run_events, 0, 0, 0, NULL, c.run_sketch::text, c.day >= $7::timestamptz, NULL
+FROM (SELECT DISTINCT key FROM days WHERE $9::boolean AND closed) k CROSS JOIN ctx CROSS JOIN ep CROSS JOIN LATERAL (
+  (SELECT c.day, c.run_events, c.run_sketch FROM robot_brain.interaction_closed_days c
+   WHERE c.tenant_id = ctx.tenant_id AND c.dim = '${dim}' AND c.key = k.key AND c.epoch = ep.epoch
+     AND c.day >= $7::timestamptz AND c.day < least($8::timestamptz, ep.closed_before)
+   ORDER BY c.day DESC LIMIT 1)
+  UNION ALL
+  (SELECT c.day, c.run_events, c.run_sketch FROM robot_brain.interaction_closed_days c
+   WHERE c.tenant_id = ctx.tenant_id AND c.dim = '${dim}' AND c.key = k.key AND c.epoch = ep.epoch
+     AND c.day < $7::timestamptz
+   ORDER BY c.day DESC LIMIT 1)
+) c
+UNION ALL
+SELECT 'h', r.hour, r.${key}, r.events, r.successes, r.duration_sum::float8, r.duration_max,
+       nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, false, NULL
 FROM ctx CROSS JOIN LATERAL (
   SELECT * FROM robot_brain.interaction_rollups r
   WHERE r.tenant_id = ctx.tenant_id AND r.hour >= $4::timestamptz AND r.hour < $7::timestamptz
@@ -78,8 +109,8 @@ FROM ctx CROSS JOIN LATERAL (
 ) r
 UNION ALL
 -- The partial hours: raw events of the robots the rollups list in those hours (index lookups).
-SELECT hour, key, sum(n)::bigint, sum(ok)::bigint, sum(total)::float8, max(top), NULL::jsonb,
-       array_agg(robot_brain.sketch_entry(idx, n))::text
+SELECT 'h', hour, key, sum(n)::bigint, sum(ok)::bigint, sum(total)::float8, max(top), NULL::jsonb,
+       array_agg(robot_brain.sketch_entry(idx, n))::text, false, NULL
 FROM (
   SELECT date_trunc('hour', x.created_at, 'UTC') AS hour, x.${key} AS key,
          robot_brain.sketch_index(x.duration_ms) AS idx, count(*) AS n,
@@ -87,9 +118,11 @@ FROM (
   FROM ctx CROSS JOIN LATERAL ${partialHourRows('interaction_rollups', 'robot_interactions', 'robot_id')}
   GROUP BY 1, 2, 3
 ) e
-GROUP BY 1, 2`
+GROUP BY 2, 3`
 
 interface Row {
+  /** 'd' a whole day, 'h' an hour (rollup or raw), 'c' a running sketch of closed days. */
+  kind: 'd' | 'h' | 'c'
   t: Date
   key: string
   events: string
@@ -98,6 +131,10 @@ interface Row {
   duration_max: number
   sketch: Sketch | null
   entries: string | null
+  /** 'd': the day is closed (answers may exist); 'c': the end of the range's closed days (else the start). */
+  closed: boolean
+  /** 'd': the closed day's p50, p95 and p99 from its answer, when it has one. */
+  answer: [number, number, number] | null
 }
 
 class Accumulated {
@@ -106,6 +143,8 @@ class Accumulated {
   durationSum = 0
   durationMax = 0
   sketch = new DenseSketch()
+  /** Percentiles read from a closed-day answer (a day bucket of one answered day), not from the sketch. */
+  answered: [number, number, number] | null = null
 
   add(r: Row): void {
     this.events += Number(r.events)
@@ -125,10 +164,8 @@ class Accumulated {
   }
 }
 
-const QUANTILES = [0.5, 0.95, 0.99] as const
-
 function figures(a: Accumulated): InteractionFigures {
-  const [p50, p95, p99] = a.sketch.quantiles(QUANTILES, a.durationMax)
+  const [p50, p95, p99] = a.answered ?? a.sketch.quantiles(QUANTILES, a.durationMax)
   return {
     count: a.events,
     successes: a.successes,
@@ -143,43 +180,101 @@ function figures(a: Accumulated): InteractionFigures {
   }
 }
 
+export interface InteractionDeps {
+  /** Where the answer is read (a replica when one is fresh). */
+  reader: Queryable
+  /** Where missing closed-day answers are written (the primary). */
+  writer: () => Promise<Queryable>
+  retry<T>(fn: () => Promise<T>): Promise<T>
+}
+
+/** Where closed-day answers help: a day bucket is one answered day, and totals need two running sketches a key. */
+const answersHelp = (range: TimeRange) =>
+  range.dayFrom.getTime() < range.dayTo.getTime() && (range.bucket === null || range.bucket === 'day')
+
 export async function interactionStats(
-  db: Queryable,
+  deps: InteractionDeps,
   tenant: string,
   range: TimeRange,
   groupBy: GroupBy,
 ): Promise<InteractionGroup[]> {
-  const { rows } = await db.query<Row>({
-    name: `rb_analytics_interactions_by_${KEY_COLUMN[groupBy]}`,
-    text: query(KEY_COLUMN[groupBy], DIM[groupBy]),
-    values: [
-      tenant,
-      ...rangeParams(range).slice(0, 5),
-      range.dayFrom.toISOString(),
-      range.dayTo.toISOString(),
-    ],
-  })
-  // Per key: its buckets (by start), each the sum of its rows; the key's total is the sum of its buckets.
-  const byKey = new Map<string, Map<number, Accumulated>>()
+  const read = (answers: boolean) =>
+    deps.retry(async () => {
+      const { rows } = await deps.reader.query<Row>({
+        name: `rb_analytics_interactions_by_${KEY_COLUMN[groupBy]}`,
+        text: query(KEY_COLUMN[groupBy], DIM[groupBy]),
+        values: [
+          tenant,
+          ...rangeParams(range).slice(0, 5),
+          range.dayFrom.toISOString(),
+          range.dayTo.toISOString(),
+          answers,
+        ],
+      })
+      return assemble(rows, range, answers)
+    })
+  if (!answersHelp(range)) return (await read(false)) as InteractionGroup[]
+  const first = await read(true)
+  if (first) return first
+  // Closed days without answers: compute them on the primary, then ask again; if the reader still
+  // lacks them (a replica behind the primary), answer from the daily sketches.
+  await deps.retry(async () => fillClosedDays(await deps.writer(), tenant, DIM[groupBy]))
+  return (await read(true)) ?? ((await read(false)) as InteractionGroup[])
+}
+
+/**
+ * Adds the rows into groups and buckets; null when closed days of the range lack answers (or their
+ * running sketches do not account for exactly their events), so the caller fills them or reads without.
+ */
+function assemble(rows: Row[], range: TimeRange, answers: boolean): InteractionGroup[] | null {
+  // Per key: its buckets (by start), each the sum of its rows; the key's total is the sum of its
+  // buckets, except that answered days bring no sketch: the running sketches stand for them.
+  const byKey = new Map<
+    string,
+    { buckets: Map<number, Accumulated>; answeredEvents: number; start?: Row; end?: Row }
+  >()
   for (const r of rows) {
-    const start = range.bucket ? bucketStart(new Date(r.t).getTime(), range.bucket) : 0
-    let buckets = byKey.get(r.key)
-    if (!buckets) {
-      buckets = new Map()
-      byKey.set(r.key, buckets)
+    let k = byKey.get(r.key)
+    if (!k) {
+      k = { buckets: new Map(), answeredEvents: 0 }
+      byKey.set(r.key, k)
     }
-    let b = buckets.get(start)
+    if (r.kind === 'c') {
+      if (r.closed) k.end = r
+      else k.start = r
+      continue
+    }
+    if (answers && r.kind === 'd' && r.closed && r.answer === null) return null
+    const start = range.bucket ? bucketStart(new Date(r.t).getTime(), range.bucket) : 0
+    let b = k.buckets.get(start)
     if (!b) {
       b = new Accumulated()
-      buckets.set(start, b)
+      k.buckets.set(start, b)
     }
     b.add(r)
+    if (r.kind === 'd' && r.answer !== null) {
+      k.answeredEvents += Number(r.events)
+      // A day bucket holds exactly one whole day; hours of partial days are other buckets.
+      if (range.bucket === 'day') b.answered = r.answer
+    }
   }
   const groups: InteractionGroup[] = []
-  for (const [key, buckets] of byKey) {
+  for (const [key, k] of byKey) {
     const total = new Accumulated()
+    if (k.answeredEvents > 0) {
+      // The answered days' sketch: the running sketch at the last of them less the one before them.
+      if (!k.end) return null
+      const closed = new DenseSketch()
+      closed.addEntries(k.end.entries)
+      const before = new DenseSketch()
+      before.addEntries(k.start?.entries ?? null)
+      closed.subtractSketch(before)
+      if (Number(k.end.events) - Number(k.start?.events ?? 0) !== k.answeredEvents) return null
+      if (closed.total !== k.answeredEvents) return null
+      total.sketch.addSketch(closed)
+    }
     const list: InteractionBucket[] = []
-    for (const [start, b] of [...buckets].sort((x, y) => x[0] - y[0])) {
+    for (const [start, b] of [...k.buckets].sort((x, y) => x[0] - y[0])) {
       total.addAll(b)
       if (range.bucket) list.push({ start: new Date(start).toISOString(), ...figures(b) })
     }

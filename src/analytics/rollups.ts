@@ -42,7 +42,8 @@ const ADD_INTERACTION_FIGURES = `SET events = r.events + excluded.events, succes
  * sum and max, and the duration sketch entries (migration 0016), appended to the stored ones, which
  * costs a concatenation, not a rebuild of the sketch. `inserted` names a CTE returning tenant_id,
  * robot_id, interaction_type, duration_ms, success and created_at. The hourly rows are upserted before
- * the daily ones, each in key order, so concurrent statements lock rollup rows in one order.
+ * the daily ones, each in key order, so concurrent statements lock rollup rows in one order; the
+ * tenant's analytics epoch last, and only for events dated before today (UTC).
  */
 export function interactionRollupCte(inserted: string): string {
   return `interaction_cells AS (
@@ -82,6 +83,16 @@ interaction_day_rollup AS (
   ORDER BY 1, 2, 3, 4
   ON CONFLICT (tenant_id, dim, day, key) DO UPDATE
     ${ADD_INTERACTION_FIGURES}
+  RETURNING 1
+),
+-- Events dated before this statement's UTC day may reach a day whose answers are cached
+-- (interaction_closed_days, migration 0020): raising the tenant's epoch here, with the events, voids
+-- those answers for every reader from the moment the events are visible. Last, after the rollup rows.
+interaction_epoch AS (
+  INSERT INTO robot_brain.analytics_epochs AS e (tenant_id, epoch)
+  SELECT DISTINCT tenant_id, 1::bigint FROM interaction_cells
+  WHERE hour < date_trunc('day', now(), 'UTC') AND (SELECT count(*) FROM interaction_day_rollup) >= 0
+  ON CONFLICT (tenant_id) DO UPDATE SET epoch = e.epoch + 1
   RETURNING 1
 )`
 }

@@ -89,6 +89,33 @@ export class DenseSketch {
     this.total += other.total
   }
 
+  /** Takes away a sketch that this one holds (counts stay exact: both are sums of whole sketches). */
+  subtractSketch(other: DenseSketch): void {
+    if (other.counts.length > this.counts.length) this.add(other.counts.length - 1, 0)
+    const src = other.counts
+    const dst = this.counts
+    for (let i = 0; i < src.length; i++) {
+      const n = src[i] as number
+      if (n !== 0) dst[i] = (dst[i] as number) - n
+    }
+    this.total -= other.total
+  }
+
+  /** The sketch as stored entries, compacted (one per bucket; a count of 2^32 or more split), as bigint[] text. */
+  entriesText(): string {
+    const out: string[] = []
+    const c = this.counts
+    for (let slot = 0; slot < c.length; slot++) {
+      let n = c[slot] as number
+      while (n > 0) {
+        const part = Math.min(n, TWO_32 - 1)
+        out.push(String(slot * TWO_32 + part))
+        n -= part
+      }
+    }
+    return `{${out.join(',')}}`
+  }
+
   /**
    * Nearest-rank quantiles, all in one pass: the value of rank ceil(q·n) (1-based), as SQL's
    * percentile_disc(q), clamped to the exact maximum, which the rollups keep; null each when empty.

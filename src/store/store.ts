@@ -923,6 +923,7 @@ export class Store {
     return new Analytics({
       tenantId: this.tenantId,
       reader: () => this.routedReads(),
+      writer: () => this.app(),
       retry: (fn) => this.core.retry(fn),
     })
   }

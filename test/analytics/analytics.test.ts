@@ -318,6 +318,71 @@ describe(`analytics (${backend})`, () => {
     expect(rows[0]?.n).toBe(0)
   })
 
+  it('answers closed days from stored answers, and a late event voids them at once', async () => {
+    const from = '2026-02-03T00:00:00Z'
+    const to = '2026-03-01T00:00:00Z'
+    await expectInteractionsMatch(a, 'acme', from, to, 'day', 'robotId')
+    const answers = () =>
+      t.ownerQuery<{ n: number; epoch: number }>(
+        `SELECT count(*)::int AS n, coalesce(max(epoch), -1)::int AS epoch FROM robot_brain.interaction_closed_days
+         WHERE tenant_id = 'acme' AND dim = 'r'`,
+      )
+    const epoch = async () =>
+      (
+        await t.ownerQuery<{ epoch: number }>(
+          `SELECT coalesce((SELECT epoch FROM robot_brain.analytics_epochs WHERE tenant_id = 'acme'), 0)::int AS epoch`,
+        )
+      )[0]?.epoch
+    const days = await t.ownerQuery<{ n: number }>(
+      `SELECT count(*)::int AS n FROM robot_brain.interaction_day_rollups WHERE tenant_id = 'acme' AND dim = 'r'`,
+    )
+    // Every closed day of every robot has its answer, under the tenant's current epoch.
+    const filled = (await answers())[0]
+    expect(filled?.n).toBe(days[0]?.n)
+    expect(filled?.epoch).toBe(await epoch())
+    const before = await epoch()
+    // Events dated now reach no cached day: the epoch stays.
+    await a.recordInteractions([
+      {
+        robotId: 'robot-1',
+        interactionType: 'wave',
+        durationMs: 5,
+        success: true,
+        id: newId(),
+        metadata: {},
+      },
+    ])
+    expect(await epoch()).toBe(before)
+    // A late event on an answered day, far slower than any other: the next answer counts it.
+    await a.recordInteractions([
+      {
+        robotId: 'robot-2',
+        interactionType: 'wave',
+        durationMs: 9_000_000,
+        success: false,
+        id: newId(),
+        metadata: {},
+        createdAt: '2026-02-20T12:00:00Z',
+      },
+    ])
+    expect(await epoch()).toBe((before ?? 0) + 1)
+    const got = await expectInteractionsMatch(a, 'acme', from, to, 'day', 'robotId')
+    const robot2 = got.groups.find((g) => g.key === 'robot-2')
+    expect(robot2?.durationMs.max).toBe(9_000_000)
+    expect(robot2?.buckets.find((x) => x.start === '2026-02-20T00:00:00.000Z')?.durationMs.max).toBe(
+      9_000_000,
+    )
+    await expectInteractionsMatch(a, 'acme', from, to, null, 'robotId')
+    expect((await answers())[0]?.epoch).toBe(await epoch())
+    // Every answer stands for a day the rollups hold.
+    const orphans = await t.ownerQuery<{ n: number }>(
+      `SELECT count(*)::int AS n FROM robot_brain.interaction_closed_days c
+       WHERE tenant_id = 'acme' AND EXISTS (SELECT 1 FROM robot_brain.interaction_day_rollups d
+         WHERE d.tenant_id = 'acme' AND d.dim = c.dim AND d.key = c.key AND d.day = c.day) IS NOT TRUE`,
+    )
+    expect(orphans[0]?.n).toBe(0)
+  })
+
   it('rejects bad input with an error naming the field', async () => {
     const cases: Array<[() => Promise<unknown>, string]> = [
       [() => a.analytics.personalities({ from: '2026-02-02T00:00:00Z', to: '2026-02-01T00:00:00Z' }), 'from'],

@@ -1,0 +1,148 @@
+// Closed-day answers (interaction_closed_days, migration 0020): for every UTC day that ended before
+// yesterday, per robot (or type), the day's own percentiles and the running sketch of the key's days up
+// to it. A 30-day answer by day then reads one small row per day and key and two running sketches per
+// key, instead of merging every daily sketch of the range (hundreds of entries each). They are a cache:
+// valid only under the tenant's current analytics epoch, which any write of events dated before the
+// writer's own UTC day raises (src/analytics/rollups.ts). This file fills them, on the primary.
+import type { Queryable } from '../db/pool.js'
+import { DenseSketch } from './sketch.js'
+
+export type Dim = 'r' | 't'
+
+export const QUANTILES = [0.5, 0.95, 0.99] as const
+
+/** SQL: the tenant's epoch and the first day not closed (yesterday, UTC), after `ctx`. */
+export const EPOCH_CTE = `ep AS MATERIALIZED (
+  SELECT coalesce((SELECT e.epoch FROM robot_brain.analytics_epochs e WHERE e.tenant_id = ctx.tenant_id), 0) AS epoch,
+         date_trunc('day', now(), 'UTC') - interval '1 day' AS closed_before
+  FROM ctx
+)`
+
+// $1 tenant, $2 dim. One snapshot: the epoch, per key its newest answer of this epoch ('l'), and the
+// daily rows of the closed days after it ('d'), oldest first.
+const PENDING = `
+WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
+${EPOCH_CTE},
+keys AS (
+  SELECT DISTINCT d.key FROM ctx, ep CROSS JOIN LATERAL (
+    SELECT d.key FROM robot_brain.interaction_day_rollups d
+    WHERE d.tenant_id = ctx.tenant_id AND d.dim = $2::"char" AND d.day < ep.closed_before
+  ) d
+),
+last AS (
+  SELECT k.key, c.day, c.run_events, c.run_sketch
+  FROM keys k CROSS JOIN ctx CROSS JOIN ep CROSS JOIN LATERAL (
+    SELECT c.day, c.run_events, c.run_sketch FROM robot_brain.interaction_closed_days c
+    WHERE c.tenant_id = ctx.tenant_id AND c.dim = $2::"char" AND c.key = k.key AND c.epoch = ep.epoch
+    ORDER BY c.day DESC LIMIT 1
+  ) c
+)
+SELECT 'l' AS kind, l.key, l.day, l.run_events AS events, 0 AS duration_max, l.run_sketch::text AS entries, ep.epoch
+FROM last l CROSS JOIN ep
+UNION ALL
+SELECT 'd', d.key, d.day, d.events, d.duration_max, d.sketch_entries::text, ep.epoch
+FROM ctx CROSS JOIN ep CROSS JOIN LATERAL (
+  SELECT * FROM robot_brain.interaction_day_rollups d
+  WHERE d.tenant_id = ctx.tenant_id AND d.dim = $2::"char" AND d.day < ep.closed_before
+    AND d.day > coalesce((SELECT l.day FROM last l WHERE l.key = d.key), '-infinity')
+) d
+ORDER BY 2, 3`
+
+// Upserts answers; a row of a newer epoch is never overwritten by an older one.
+const SAVE = `
+INSERT INTO robot_brain.interaction_closed_days AS c
+  (tenant_id, dim, key, day, epoch, p50, p95, p99, run_events, run_sketch)
+SELECT ctx.tenant_id, $2::"char", r.key, r.day, $3::bigint, r.p50, r.p95, r.p99, r.run_events, r.run_sketch::bigint[]
+FROM (SELECT robot_brain.use_tenant($1) AS tenant_id) ctx
+CROSS JOIN LATERAL unnest($4::text[], $5::timestamptz[], $6::float8[], $7::float8[], $8::float8[], $9::bigint[], $10::text[])
+  AS r(key, day, p50, p95, p99, run_events, run_sketch)
+ON CONFLICT (tenant_id, dim, key, day) DO UPDATE
+  SET epoch = excluded.epoch, p50 = excluded.p50, p95 = excluded.p95, p99 = excluded.p99,
+      run_events = excluded.run_events, run_sketch = excluded.run_sketch
+  WHERE c.epoch < excluded.epoch`
+
+interface PendingRow {
+  kind: 'l' | 'd'
+  key: string
+  day: Date
+  events: string
+  duration_max: number
+  entries: string
+  epoch: string
+}
+
+/** Rows per INSERT: a running sketch is up to about 1,100 entries of text. */
+const CHUNK = 200
+
+/**
+ * Computes and stores the answers of every closed day that has none under the current epoch, for one
+ * dimension; returns how many were stored. Safe to run concurrently (the same epoch gives the same
+ * rows) and after a late write (it starts from the newest answer still valid, or from the key's first
+ * day).
+ */
+export async function fillClosedDays(db: Queryable, tenant: string, dim: Dim): Promise<number> {
+  const { rows } = await db.query<PendingRow>({
+    name: 'rb_analytics_closed_days_pending',
+    text: PENDING,
+    values: [tenant, dim],
+  })
+  if (!rows.some((r) => r.kind === 'd')) return 0
+  const epoch = (rows[0] as PendingRow).epoch
+  const out = {
+    key: [] as string[],
+    day: [] as string[],
+    p50: [] as number[],
+    p95: [] as number[],
+    p99: [] as number[],
+    runEvents: [] as string[],
+    run: [] as string[],
+  }
+  let key: string | undefined
+  let run = new DenseSketch()
+  let runEvents = 0
+  // Rows come by key, the 'l' row (if any) before that key's days, which are in day order.
+  for (const r of rows) {
+    if (r.key !== key) {
+      key = r.key
+      run = new DenseSketch()
+      runEvents = 0
+    }
+    if (r.kind === 'l') {
+      run.addEntries(r.entries)
+      runEvents = Number(r.events)
+      continue
+    }
+    const day = new DenseSketch()
+    day.addEntries(r.entries)
+    const [p50, p95, p99] = day.quantiles(QUANTILES, r.duration_max)
+    run.addSketch(day)
+    runEvents += Number(r.events)
+    out.key.push(r.key)
+    out.day.push(new Date(r.day).toISOString())
+    out.p50.push(p50 ?? 0)
+    out.p95.push(p95 ?? 0)
+    out.p99.push(p99 ?? 0)
+    out.runEvents.push(String(runEvents))
+    out.run.push(run.entriesText())
+  }
+  for (let i = 0; i < out.key.length; i += CHUNK) {
+    const part = <T>(a: T[]) => a.slice(i, i + CHUNK)
+    await db.query({
+      name: 'rb_analytics_closed_days_save',
+      text: SAVE,
+      values: [
+        tenant,
+        dim,
+        epoch,
+        part(out.key),
+        part(out.day),
+        part(out.p50),
+        part(out.p95),
+        part(out.p99),
+        part(out.runEvents),
+        part(out.run),
+      ],
+    })
+  }
+  return out.key.length
+}
