@@ -7,7 +7,7 @@
 // latest failures of the range, from the partial index on failed events.
 import type { Queryable } from '../db/pool.js'
 import { type Dim, EPOCH_CTE, fillClosedDays, QUANTILES } from './closed-days.js'
-import { bucketStart, partialHourRows, rangeParams, type TimeRange } from './range.js'
+import { bucketStart, complementParams, partialHourRows, rangeParams, type TimeRange } from './range.js'
 import { DenseSketch, type Sketch } from './sketch.js'
 
 export const GROUP_BY = ['robotId', 'interactionType'] as const
@@ -54,6 +54,10 @@ export interface FailedInteraction {
 /** The dimension code of each grouping in interaction_day_rollups (migration 0016). */
 const DIM: Record<GroupBy, Dim> = { robotId: 'r', interactionType: 't' }
 
+/** Whether an hour of the range lies in a complemented partial day ($15 start, $16 end): its sketch is not read. */
+const COMPLEMENTED = (hour: string) =>
+  `(($15::boolean AND ${hour} < $7::timestamptz) OR ($16::boolean AND ${hour} >= $8::timestamptz))`
+
 // $1 tenant, $2 from, $3 to, $4 whole-hours from, $5 whole-hours to, $6 edge hours, $7 whole-days from,
 // $8 whole-days to, $9 whether to use closed-day answers. One row per day and key for the whole days
 // ('d'), per hour, robot and type for the whole hours outside them ('h'), per hour and key for the
@@ -64,7 +68,9 @@ const DIM: Record<GroupBy, Dim> = { robotId: 'r', interactionType: 't' }
 // and the jsonb of hours merged before migration 0016), parsed and added in the application.
 // The answer of a day is a subquery in the select list, not a join: a join would let the planner
 // equate the tenant of every table with the row-security expression and read a table before ctx has
-// set the tenant.
+// set the tenant. $10 to $16 are the partial days' complements (complementParams in range.ts): the
+// hours of a complemented partial day bring their figures but not their sketch, which is the day's
+// ('p') less its hours and raw events outside the range ('x').
 const query = (key: string, dim: string) => `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
 ${EPOCH_CTE},
@@ -99,7 +105,8 @@ FROM (SELECT DISTINCT key FROM days WHERE $9::boolean AND closed) k CROSS JOIN c
 ) c
 UNION ALL
 SELECT 'h', r.hour, r.${key}, r.events, r.successes, r.duration_sum::float8, r.duration_max,
-       nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, false, NULL
+       CASE WHEN NOT ${COMPLEMENTED('r.hour')} THEN nullif(r.sketch, '{}'::jsonb) END,
+       CASE WHEN NOT ${COMPLEMENTED('r.hour')} THEN r.sketch_entries::text END, false, NULL
 FROM ctx CROSS JOIN LATERAL (
   SELECT * FROM robot_brain.interaction_rollups r
   WHERE r.tenant_id = ctx.tenant_id AND r.hour >= $4::timestamptz AND r.hour < $7::timestamptz
@@ -110,7 +117,7 @@ FROM ctx CROSS JOIN LATERAL (
 UNION ALL
 -- The partial hours: raw events of the robots the rollups list in those hours (index lookups).
 SELECT 'h', hour, key, sum(n)::bigint, sum(ok)::bigint, sum(total)::float8, max(top), NULL::jsonb,
-       array_agg(robot_brain.sketch_entry(idx, n))::text, false, NULL
+       CASE WHEN NOT ${COMPLEMENTED('hour')} THEN array_agg(robot_brain.sketch_entry(idx, n))::text END, false, NULL
 FROM (
   SELECT date_trunc('hour', x.created_at, 'UTC') AS hour, x.${key} AS key,
          robot_brain.sketch_index(x.duration_ms) AS idx, count(*) AS n,
@@ -118,11 +125,52 @@ FROM (
   FROM ctx CROSS JOIN LATERAL ${partialHourRows('interaction_rollups', 'robot_interactions', 'robot_id')}
   GROUP BY 1, 2, 3
 ) e
+GROUP BY 2, 3
+UNION ALL
+-- Complemented partial days: the day's sketch ('p') ...
+SELECT 'p', d.day, d.key, 0, 0, 0, 0, NULL, d.sketch_entries::text, false, NULL
+FROM ctx CROSS JOIN LATERAL (
+  SELECT * FROM robot_brain.interaction_day_rollups d
+  WHERE d.tenant_id = ctx.tenant_id AND d.dim = '${dim}' AND d.day = ANY ($14::timestamptz[])
+) d
+UNION ALL
+-- ... less the hours outside the range ('x') ...
+SELECT 'x', r.hour, r.${key}, 0, 0, 0, 0, nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, false, NULL
+FROM ctx CROSS JOIN LATERAL (
+  SELECT * FROM robot_brain.interaction_rollups r
+  WHERE r.tenant_id = ctx.tenant_id AND r.hour >= $10::timestamptz AND r.hour < $11::timestamptz
+  UNION ALL
+  SELECT * FROM robot_brain.interaction_rollups r
+  WHERE r.tenant_id = ctx.tenant_id AND r.hour >= $12::timestamptz AND r.hour < $13::timestamptz
+) r
+UNION ALL
+-- ... and less the raw events outside the range in its edge hours.
+SELECT 'x', hour, key, 0, 0, 0, 0, NULL, array_agg(robot_brain.sketch_entry(idx, n))::text, false, NULL
+FROM (
+  SELECT date_trunc('hour', x.created_at, 'UTC') AS hour, x.${key} AS key,
+         robot_brain.sketch_index(x.duration_ms) AS idx, count(*) AS n
+  FROM ctx CROSS JOIN LATERAL (
+    SELECT DISTINCT r.robot_id FROM robot_brain.interaction_rollups r
+    WHERE r.tenant_id = ctx.tenant_id AND r.hour = ANY ($6::timestamptz[])
+  ) k CROSS JOIN LATERAL (
+    SELECT * FROM robot_brain.robot_interactions x
+    WHERE x.tenant_id = ctx.tenant_id AND x.robot_id = k.robot_id
+      AND x.created_at >= $11::timestamptz AND x.created_at < $2::timestamptz
+    UNION ALL
+    SELECT * FROM robot_brain.robot_interactions x
+    WHERE x.tenant_id = ctx.tenant_id AND x.robot_id = k.robot_id
+      AND x.created_at >= $3::timestamptz AND x.created_at < $12::timestamptz
+  ) x
+  GROUP BY 1, 2, 3
+) e
 GROUP BY 2, 3`
 
 interface Row {
-  /** 'd' a whole day, 'h' an hour (rollup or raw), 'c' a running sketch of closed days. */
-  kind: 'd' | 'h' | 'c'
+  /**
+   * 'd' a whole day, 'h' an hour (rollup or raw), 'c' a running sketch of closed days; for a
+   * complemented partial day, 'p' the whole day's sketch and 'x' a sketch outside the range to take away.
+   */
+  kind: 'd' | 'h' | 'c' | 'p' | 'x'
   t: Date
   key: string
   events: string
@@ -151,8 +199,9 @@ class Accumulated {
     this.successes += Number(r.successes)
     this.durationSum += r.duration_sum
     this.durationMax = Math.max(this.durationMax, r.duration_max)
-    this.sketch.addEntries(r.entries)
-    this.sketch.addObject(r.sketch)
+    const sign = r.kind === 'x' ? -1 : 1
+    this.sketch.addEntries(r.entries, sign)
+    this.sketch.addObject(r.sketch, sign)
   }
 
   addAll(a: Accumulated): void {
@@ -209,6 +258,9 @@ export async function interactionStats(
           range.dayFrom.toISOString(),
           range.dayTo.toISOString(),
           answers,
+          ...complementParams(range),
+          range.complement.start,
+          range.complement.end,
         ],
       })
       return assemble(rows, range, answers)
@@ -275,10 +327,12 @@ function assemble(rows: Row[], range: TimeRange, answers: boolean): InteractionG
     }
     const list: InteractionBucket[] = []
     for (const [start, b] of [...k.buckets].sort((x, y) => x[0] - y[0])) {
+      // A bucket of complement rows only (events outside the range) holds nothing of the range.
+      if (b.events === 0) continue
       total.addAll(b)
       if (range.bucket) list.push({ start: new Date(start).toISOString(), ...figures(b) })
     }
-    groups.push({ key, ...figures(total), buckets: list })
+    if (total.events > 0) groups.push({ key, ...figures(total), buckets: list })
   }
   return groups.sort((a, b) => b.count - a.count || a.key.localeCompare(b.key))
 }

@@ -46,6 +46,14 @@ export interface TimeRange {
    */
   dayFrom: Date
   dayTo: Date
+  /**
+   * The partial days at either end, when the range holds whole days: the day holding `from` (before
+   * dayFrom) and the day holding `to` (from dayTo). Where the part of such a day outside the range has
+   * fewer hours than the part inside, its sketch is the day's (one daily row a key) less the outside
+   * part's, instead of the sum of the inside hours (src/analytics/interactions.ts): a range ending now
+   * then reads today as one row a key, not one per hour.
+   */
+  complement: { start: boolean; end: boolean }
 }
 
 const DAY_MS = 24 * HOUR_MS
@@ -86,6 +94,14 @@ export function timeRange(input: RangeInput, now: Date = new Date()): TimeRange 
     dayFrom = wholeFrom
     dayTo = wholeFrom
   }
+  const hasDays = dayFrom < dayTo
+  const fromMs = from.getTime()
+  const toMs = to.getTime()
+  // Hours of rollup rows each way; the raw rows of a partial hour are read either way.
+  const startInside = (dayFrom - wholeFrom) / HOUR_MS
+  const startOutside = (floorHour(fromMs) - Math.floor(fromMs / DAY_MS) * DAY_MS) / HOUR_MS
+  const endInside = (wholeTo - dayTo) / HOUR_MS
+  const endOutside = (dayTo + DAY_MS - ceilHour(toMs)) / HOUR_MS
   return {
     from,
     to,
@@ -95,6 +111,10 @@ export function timeRange(input: RangeInput, now: Date = new Date()): TimeRange 
     edgeHours,
     dayFrom: new Date(dayFrom),
     dayTo: new Date(dayTo),
+    complement: {
+      start: hasDays && fromMs < dayFrom && startOutside < startInside,
+      end: hasDays && toMs > dayTo && endOutside < endInside,
+    },
   }
 }
 
@@ -114,6 +134,26 @@ export function bucketStart(ms: number, bucket: Bucket): number {
       return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
     }
   }
+}
+
+/**
+ * The parameters of the partial days' complements (see TimeRange.complement), in this order: the
+ * outside hours before the range [a, b), the raw rows before it [b, from), the raw rows after it
+ * [to, c), the outside hours after it [c, d), and the days whose daily rows stand for the partial days.
+ * A side without complement gets empty intervals.
+ */
+export function complementParams(r: TimeRange): unknown[] {
+  const from = r.from.getTime()
+  const to = r.to.getTime()
+  const a = r.complement.start ? Math.floor(from / DAY_MS) * DAY_MS : from
+  const b = r.complement.start ? floorHour(from) : from
+  const c = r.complement.end ? ceilHour(to) : to
+  const d = r.complement.end ? r.dayTo.getTime() + DAY_MS : c
+  const days: string[] = []
+  if (r.complement.start) days.push(new Date(a).toISOString())
+  if (r.complement.end) days.push(r.dayTo.toISOString())
+  const iso = (ms: number) => new Date(ms).toISOString()
+  return [iso(a), iso(b), iso(c), iso(d), days]
 }
 
 /** The SQL parameters every analytics query takes after the tenant: $2..$7. */

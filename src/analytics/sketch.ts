@@ -50,11 +50,11 @@ export class DenseSketch {
   }
 
   /**
-   * Adds sketch entries in the text form of a bigint[] ("{e1,e2,...}", non-negative), as the queries
+   * Adds (or, with sign -1, takes away) sketch entries in the text form of a bigint[] ("{e1,e2,...}", non-negative), as the queries
    * return them. Digits are read in place: a 30-day answer holds hundreds of thousands of entries, and
    * splitting the text into strings first took most of the time.
    */
-  addEntries(text: string | null): void {
+  addEntries(text: string | null, sign: 1 | -1 = 1): void {
     if (!text) return
     let e = 0
     let digits = false
@@ -65,7 +65,7 @@ export class DenseSketch {
         digits = true
       } else if (digits) {
         const slot = Math.floor(e / TWO_32)
-        this.add(slot, e - slot * TWO_32)
+        this.add(slot, sign * (e - slot * TWO_32))
         e = 0
         digits = false
       }
@@ -73,9 +73,9 @@ export class DenseSketch {
   }
 
   /** Adds a jsonb sketch (bucket index -> count). */
-  addObject(sketch: Sketch | null): void {
+  addObject(sketch: Sketch | null, sign: 1 | -1 = 1): void {
     if (!sketch) return
-    for (const k in sketch) this.add(Number(k) + 1, Number(sketch[k]))
+    for (const k in sketch) this.add(Number(k) + 1, sign * Number(sketch[k]))
   }
 
   addSketch(other: DenseSketch): void {

@@ -193,6 +193,10 @@ describe(`analytics (${backend})`, () => {
       ['2026-01-31T23:17:42.5Z', '2026-02-01T00:45:00Z'], // across the month boundary, under two hours
       ['2026-02-14T10:15:00+01:00', '2026-02-14T10:40:00+01:00'], // inside one hour
       ['2026-02-03T00:00:00Z', '2026-02-03T00:30:00Z'], // from on the hour, to inside the same hour
+      // Partial days mostly inside the range: each is its whole day less the hours outside.
+      ['2026-02-03T01:30:00Z', '2026-02-20T22:15:00Z'],
+      ['2026-02-03T02:00:00+00:00', '2026-02-20T23:00:00Z'], // both ends on the hour
+      ['2026-01-31T00:10:00Z', '2026-03-01T23:59:00Z'], // a month boundary inside, the last day of the data
     ]
     for (const [from, to] of ranges) {
       await expectPersonalitiesMatch(a, 'acme', from, to, 'day')

@@ -2,6 +2,7 @@
 // jsonb sketches of hours merged before migration 0016, merging, and nearest-rank quantiles within 1%
 // of the exact ones (no database: the SQL side is covered by the analytics tests on every backend).
 import { describe, expect, it } from 'vitest'
+import { timeRange } from '../../src/analytics/range.js'
 import { DenseSketch, sketchIndex } from '../../src/analytics/sketch.js'
 
 const entry = (ms: number, n: number) => (sketchIndex(ms) + 1) * 2 ** 32 + n
@@ -47,5 +48,40 @@ describe('DenseSketch', () => {
     s.addEntries(`{${2000 * 2 ** 32 + 3}}`)
     expect(s.total).toBe(3)
     expect(s.counts.length).toBeGreaterThan(2000)
+  })
+})
+
+describe('DenseSketch subtraction and stored form', () => {
+  it('takes a sketch away exactly and writes compacted entries that read back the same', () => {
+    const whole = new DenseSketch()
+    const part = new DenseSketch()
+    for (let ms = 0; ms < 5000; ms += 7) {
+      whole.addEntries(`{${entry(ms, 3)}}`)
+      if (ms % 2 === 0) part.addEntries(`{${entry(ms, 1)}}`)
+    }
+    const rest = new DenseSketch()
+    rest.addEntries(whole.entriesText())
+    rest.addEntries(part.entriesText(), -1)
+    const expected = new DenseSketch()
+    for (let ms = 0; ms < 5000; ms += 7) expected.addEntries(`{${entry(ms, ms % 2 === 0 ? 2 : 3)}}`)
+    expect(rest.total).toBe(expected.total)
+    expect(rest.entriesText()).toBe(expected.entriesText())
+    const back = new DenseSketch()
+    back.addEntries(whole.entriesText())
+    back.subtractSketch(part)
+    expect(back.quantiles([0.5, 0.99], 5000)).toEqual(expected.quantiles([0.5, 0.99], 5000))
+  })
+})
+
+describe('timeRange partial days', () => {
+  it('reads a partial day as its whole day less the outside part only where that part is smaller', () => {
+    const c = (from: string, to: string, bucket: 'day' | 'hour' | null = 'day') =>
+      timeRange({ from, to, bucket }).complement
+    expect(c('2026-02-03T01:30:00Z', '2026-02-20T22:15:00Z')).toEqual({ start: true, end: true })
+    expect(c('2026-02-03T13:30:00Z', '2026-02-20T10:15:00Z')).toEqual({ start: false, end: false })
+    // On midnight there is no partial day; within a day there are no whole days to lean on.
+    expect(c('2026-02-03T00:00:00Z', '2026-02-21T00:00:00Z')).toEqual({ start: false, end: false })
+    expect(c('2026-02-03T01:00:00Z', '2026-02-03T23:00:00Z')).toEqual({ start: false, end: false })
+    expect(c('2026-02-03T01:30:00Z', '2026-02-20T22:15:00Z', 'hour')).toEqual({ start: false, end: false })
   })
 })
