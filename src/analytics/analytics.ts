@@ -1,7 +1,7 @@
 // The analytics capability the Store composes as `store.analytics`: validates the question, then asks
 // the rollups. It knows nothing of the Store: it gets the tenant, a way to reach the database for
 // analytics reads, and the store's retry policy.
-import type { Queryable } from '../db/pool.js'
+import type { DbPool } from '../db/pool.js'
 import { ValidationError } from '../errors.js'
 import {
   type FailedInteraction,
@@ -17,9 +17,9 @@ import { type Bucket, type RangeInput, timeRange } from './range.js'
 export interface AnalyticsDeps {
   tenantId: string
   /** The pool analytics read from (a replica when one is configured and fresh). */
-  reader(): Promise<Queryable>
+  reader(): Promise<DbPool>
   /** The primary, where missing closed-day answers are stored (src/analytics/closed-days.ts). */
-  writer(): Promise<Queryable>
+  writer(): Promise<DbPool>
   retry<T>(fn: (attempt: number) => Promise<T>): Promise<T>
 }
 

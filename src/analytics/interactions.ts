@@ -5,8 +5,8 @@
 // hours at the ends. The rows come back as they are stored and are added here, per bucket and key,
 // sketches included (sketches are exact to merge): SQL never expands a sketch into rows. Also the
 // latest failures of the range, from the partial index on failed events.
-import type { Queryable } from '../db/pool.js'
-import { type Dim, EPOCH_CTE, fillClosedDays, QUANTILES } from './closed-days.js'
+import { type DbPool, type Queryable, withTransaction } from '../db/pool.js'
+import { ANALYTICS_READ, type Dim, EPOCH_CTE, fillClosedDays, QUANTILES } from './closed-days.js'
 import { bucketStart, complementParams, partialHourRows, rangeParams, type TimeRange } from './range.js'
 import { DenseSketch, type Sketch } from './sketch.js'
 
@@ -75,20 +75,23 @@ const query = (key: string, dim: string) => `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
 ${EPOCH_CTE},
 days AS MATERIALIZED (
-  SELECT d.*, d.day < ep.closed_before AS closed,
-         CASE WHEN $9::boolean AND d.day < ep.closed_before THEN (
-           SELECT ARRAY[a.p50, a.p95, a.p99] FROM robot_brain.interaction_closed_days a
-           WHERE a.tenant_id = ctx.tenant_id AND a.dim = '${dim}' AND a.key = d.key AND a.day = d.day
-             AND a.epoch = ep.epoch
-         ) END AS answer
-  FROM ctx CROSS JOIN ep CROSS JOIN LATERAL (
-    SELECT * FROM robot_brain.interaction_day_rollups d
-    WHERE d.tenant_id = ctx.tenant_id AND d.dim = '${dim}' AND d.day >= $7::timestamptz AND d.day < $8::timestamptz
+  SELECT d.day, d.key, d.events, d.successes, d.duration_sum, d.duration_max, d.closed, d.answer,
+         CASE WHEN d.answer IS NULL THEN d.sketch_entries::text END AS entries
+  FROM (
+    SELECT d.*, d.day < ep.closed_before AS closed,
+           CASE WHEN $9::boolean AND d.day < ep.closed_before THEN (
+             SELECT ARRAY[a.p50, a.p95, a.p99] FROM robot_brain.interaction_closed_days a
+             WHERE a.tenant_id = ctx.tenant_id AND a.dim = '${dim}' AND a.key = d.key AND a.day = d.day
+               AND a.epoch = ep.epoch
+           ) END AS answer
+    FROM ctx CROSS JOIN ep CROSS JOIN LATERAL (
+      SELECT * FROM robot_brain.interaction_day_rollups d
+      WHERE d.tenant_id = ctx.tenant_id AND d.dim = '${dim}' AND d.day >= $7::timestamptz AND d.day < $8::timestamptz
+    ) d
   ) d
 )
 SELECT 'd' AS kind, d.day AS t, d.key, d.events, d.successes, d.duration_sum::float8 AS duration_sum, d.duration_max,
-       NULL::jsonb AS sketch, CASE WHEN d.answer IS NULL THEN d.sketch_entries::text END AS entries,
-       d.closed, d.answer
+       NULL::jsonb AS sketch, d.entries, d.closed, d.answer
 FROM days d
 UNION ALL
 SELECT 'c', c.day, k.key, c.run_events, 0, 0, 0, NULL, c.run_sketch::text, c.day >= $7::timestamptz, NULL
@@ -105,15 +108,26 @@ FROM (SELECT DISTINCT key FROM days WHERE $9::boolean AND closed) k CROSS JOIN c
 ) c
 UNION ALL
 SELECT 'h', r.hour, r.${key}, r.events, r.successes, r.duration_sum::float8, r.duration_max,
-       CASE WHEN NOT ${COMPLEMENTED('r.hour')} THEN nullif(r.sketch, '{}'::jsonb) END,
-       CASE WHEN NOT ${COMPLEMENTED('r.hour')} THEN r.sketch_entries::text END, false, NULL
+       nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, false, NULL
 FROM ctx CROSS JOIN LATERAL (
   SELECT * FROM robot_brain.interaction_rollups r
-  WHERE r.tenant_id = ctx.tenant_id AND r.hour >= $4::timestamptz AND r.hour < $7::timestamptz
+  WHERE NOT $15::boolean AND r.tenant_id = ctx.tenant_id AND r.hour >= $4::timestamptz AND r.hour < $7::timestamptz
   UNION ALL
   SELECT * FROM robot_brain.interaction_rollups r
-  WHERE r.tenant_id = ctx.tenant_id AND r.hour >= $8::timestamptz AND r.hour < $5::timestamptz
+  WHERE NOT $16::boolean AND r.tenant_id = ctx.tenant_id AND r.hour >= $8::timestamptz AND r.hour < $5::timestamptz
 ) r
+UNION ALL
+-- The whole hours of a complemented partial day: their figures only, added up per day and key.
+SELECT 'h', date_trunc('day', r.hour, 'UTC'), r.${key}, sum(r.events)::bigint, sum(r.successes)::bigint,
+       sum(r.duration_sum)::float8, max(r.duration_max), NULL, NULL, false, NULL
+FROM ctx CROSS JOIN LATERAL (
+  SELECT * FROM robot_brain.interaction_rollups r
+  WHERE $15::boolean AND r.tenant_id = ctx.tenant_id AND r.hour >= $4::timestamptz AND r.hour < $7::timestamptz
+  UNION ALL
+  SELECT * FROM robot_brain.interaction_rollups r
+  WHERE $16::boolean AND r.tenant_id = ctx.tenant_id AND r.hour >= $8::timestamptz AND r.hour < $5::timestamptz
+) r
+GROUP BY 2, 3
 UNION ALL
 -- The partial hours: raw events of the robots the rollups list in those hours (index lookups).
 SELECT 'h', hour, key, sum(n)::bigint, sum(ok)::bigint, sum(total)::float8, max(top), NULL::jsonb,
@@ -154,11 +168,11 @@ FROM (
     WHERE r.tenant_id = ctx.tenant_id AND r.hour = ANY ($6::timestamptz[])
   ) k CROSS JOIN LATERAL (
     SELECT * FROM robot_brain.robot_interactions x
-    WHERE x.tenant_id = ctx.tenant_id AND x.robot_id = k.robot_id
+    WHERE x.tenant_id = $1::text AND x.robot_id = k.robot_id
       AND x.created_at >= $11::timestamptz AND x.created_at < $2::timestamptz
     UNION ALL
     SELECT * FROM robot_brain.robot_interactions x
-    WHERE x.tenant_id = ctx.tenant_id AND x.robot_id = k.robot_id
+    WHERE x.tenant_id = $1::text AND x.robot_id = k.robot_id
       AND x.created_at >= $3::timestamptz AND x.created_at < $12::timestamptz
   ) x
   GROUP BY 1, 2, 3
@@ -190,7 +204,12 @@ class Accumulated {
   successes = 0
   durationSum = 0
   durationMax = 0
-  sketch = new DenseSketch()
+  /** Made on the first sketch added: an answered day brings none, and a month by day has hundreds of them. */
+  private dense: DenseSketch | null = null
+  get sketch(): DenseSketch {
+    this.dense ??= new DenseSketch()
+    return this.dense
+  }
   /** Percentiles read from a closed-day answer (a day bucket of one answered day), not from the sketch. */
   answered: [number, number, number] | null = null
 
@@ -200,8 +219,8 @@ class Accumulated {
     this.durationSum += r.duration_sum
     this.durationMax = Math.max(this.durationMax, r.duration_max)
     const sign = r.kind === 'x' ? -1 : 1
-    this.sketch.addEntries(r.entries, sign)
-    this.sketch.addObject(r.sketch, sign)
+    if (r.entries) this.sketch.addEntries(r.entries, sign)
+    if (r.sketch) this.sketch.addObject(r.sketch, sign)
   }
 
   addAll(a: Accumulated): void {
@@ -209,7 +228,7 @@ class Accumulated {
     this.successes += a.successes
     this.durationSum += a.durationSum
     this.durationMax = Math.max(this.durationMax, a.durationMax)
-    this.sketch.addSketch(a.sketch)
+    if (a.dense) this.sketch.addSketch(a.dense)
   }
 }
 
@@ -231,9 +250,9 @@ function figures(a: Accumulated): InteractionFigures {
 
 export interface InteractionDeps {
   /** Where the answer is read (a replica when one is fresh). */
-  reader: Queryable
+  reader: DbPool
   /** Where missing closed-day answers are written (the primary). */
-  writer: () => Promise<Queryable>
+  writer: () => Promise<DbPool>
   retry<T>(fn: () => Promise<T>): Promise<T>
 }
 
@@ -249,20 +268,24 @@ export async function interactionStats(
 ): Promise<InteractionGroup[]> {
   const read = (answers: boolean) =>
     deps.retry(async () => {
-      const { rows } = await deps.reader.query<Row>({
-        name: `rb_analytics_interactions_by_${KEY_COLUMN[groupBy]}`,
-        text: query(KEY_COLUMN[groupBy], DIM[groupBy]),
-        values: [
-          tenant,
-          ...rangeParams(range).slice(0, 5),
-          range.dayFrom.toISOString(),
-          range.dayTo.toISOString(),
-          answers,
-          ...complementParams(range),
-          range.complement.start,
-          range.complement.end,
-        ],
-      })
+      const { rows } = await withTransaction(
+        deps.reader,
+        (client) =>
+          client.query<Row>({
+            text: query(KEY_COLUMN[groupBy], DIM[groupBy]),
+            values: [
+              tenant,
+              ...rangeParams(range).slice(0, 5),
+              range.dayFrom.toISOString(),
+              range.dayTo.toISOString(),
+              answers,
+              ...complementParams(range),
+              range.complement.start,
+              range.complement.end,
+            ],
+          }),
+        ANALYTICS_READ,
+      )
       return assemble(rows, range, answers)
     })
   if (!answersHelp(range)) return (await read(false)) as InteractionGroup[]

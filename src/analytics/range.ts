@@ -182,11 +182,11 @@ export function partialHourRows(rollups: string, table: string, column: string):
     -- Two index ranges, before and after the whole hours: one range with the whole hours filtered
     -- out lets the planner read every row of the key in between and keep the few it needs.
     SELECT * FROM robot_brain.${table} x
-    WHERE x.tenant_id = ctx.tenant_id AND x.${column} = k.${column}
+    WHERE x.tenant_id = $1::text AND x.${column} = k.${column}
       AND x.created_at >= $2::timestamptz AND x.created_at < least($3::timestamptz, $4::timestamptz)
     UNION ALL
     SELECT * FROM robot_brain.${table} x
-    WHERE x.tenant_id = ctx.tenant_id AND x.${column} = k.${column}
+    WHERE x.tenant_id = $1::text AND x.${column} = k.${column}
       AND x.created_at >= greatest($2::timestamptz, $5::timestamptz, least($3::timestamptz, $4::timestamptz))
       AND x.created_at < $3::timestamptz
   ) x`

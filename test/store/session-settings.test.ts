@@ -13,13 +13,16 @@ describe.runIf(serverBackend)(`application session settings (${backend})`, () =>
     await t?.cleanup()
   })
 
-  it('plans the hot statements once on a direct connection, and leaves a pooler alone', async () => {
+  it('plans the hot statements once and never compiles them on a direct connection, and leaves a pooler alone', async () => {
     await t.store.history('nobody')
     const client = await t.store.transport.app.connect()
     try {
-      const { rows } = await client.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode')
-      // Through PgBouncer startup options are not forwarded: the server default stays.
+      const { rows } = await client.query<{ plan_cache_mode: string; jit: string }>(
+        `SELECT current_setting('plan_cache_mode') AS plan_cache_mode, current_setting('jit') AS jit`,
+      )
+      // Through PgBouncer startup options are not forwarded: the server defaults stay.
       expect(rows[0]?.plan_cache_mode).toBe(backend === 'pgbouncer' ? 'auto' : 'force_generic_plan')
+      expect(rows[0]?.jit).toBe(backend === 'pgbouncer' ? 'on' : 'off')
     } finally {
       client.release()
     }
