@@ -28,8 +28,8 @@ export const EPOCH_CTE = `ep AS MATERIALIZED (
   FROM ctx
 )`
 
-// $1 tenant, $2 dim. One snapshot: the epoch, per key its newest answer of this epoch ('l'), and the
-// daily rows of the closed days after it ('d'), oldest first.
+// $1 tenant, $2 dim, $3 most daily rows. One snapshot: the epoch, per key its newest answer of this
+// epoch ('l'), and the first $3 daily rows of the closed days after them ('d'), by key and day.
 const PENDING = `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
 ${EPOCH_CTE},
@@ -50,11 +50,15 @@ last AS (
 SELECT 'l' AS kind, l.key, l.day, l.run_events AS events, 0 AS duration_max, l.run_sketch::text AS entries, ep.epoch
 FROM last l CROSS JOIN ep
 UNION ALL
-SELECT 'd', d.key, d.day, d.events, d.duration_max, d.sketch_entries::text, ep.epoch
-FROM ctx CROSS JOIN ep CROSS JOIN LATERAL (
-  SELECT * FROM robot_brain.interaction_day_rollups d
-  WHERE d.tenant_id = ctx.tenant_id AND d.dim = $2::"char" AND d.day < ep.closed_before
-    AND d.day > coalesce((SELECT l.day FROM last l WHERE l.key = d.key), '-infinity')
+SELECT * FROM (
+  SELECT 'd', d.key, d.day, d.events, d.duration_max, d.sketch_entries::text, ep.epoch
+  FROM ctx CROSS JOIN ep CROSS JOIN LATERAL (
+    SELECT * FROM robot_brain.interaction_day_rollups d
+    WHERE d.tenant_id = ctx.tenant_id AND d.dim = $2::"char" AND d.day < ep.closed_before
+      AND d.day > coalesce((SELECT l.day FROM last l WHERE l.key = d.key), '-infinity')
+  ) d
+  ORDER BY d.key, d.day
+  LIMIT $3
 ) d
 ORDER BY 2, 3`
 
@@ -83,22 +87,42 @@ interface PendingRow {
 
 /** Rows per INSERT: a running sketch is up to about 1,100 entries of text. */
 const CHUNK = 200
+/** Daily rows read at once: a first fill may cover years of days and keys, never all in memory. */
+const PAGE = 2000
+/** Pages at most in one fill; a tenant whose epoch keeps rising under it is answered from sketches. */
+const MAX_PAGES = 1000
 
 /**
  * Computes and stores the answers of every closed day that has none under the current epoch, for one
- * dimension; returns how many were stored. Safe to run concurrently (the same epoch gives the same
- * rows) and after a late write (it starts from the newest answer still valid, or from the key's first
- * day).
+ * dimension, a page of daily rows at a time; returns how many were stored. Safe to run concurrently
+ * (the same epoch gives the same rows) and after a late write (it starts from the newest answer still
+ * valid, or from the key's first day).
  */
-export async function fillClosedDays(db: DbPool, tenant: string, dim: Dim): Promise<number> {
-  const { rows } = await withTransaction(
-    db,
-    (client) => client.query<PendingRow>({ text: PENDING, values: [tenant, dim] }),
-    ANALYTICS_READ,
-  )
-  if (!rows.some((r) => r.kind === 'd')) return 0
+export async function fillClosedDays(
+  db: DbPool,
+  tenant: string,
+  dim: Dim,
+  pageRows: number = PAGE,
+): Promise<number> {
+  let stored = 0
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const { rows } = await withTransaction(
+      db,
+      (client) => client.query<PendingRow>({ text: PENDING, values: [tenant, dim, pageRows] }),
+      ANALYTICS_READ,
+    )
+    const days = rows.filter((r) => r.kind === 'd').length
+    if (days === 0) break
+    stored += await saveAnswers(db, tenant, dim, rows)
+    if (days < pageRows) break
+  }
+  return stored
+}
+
+/** Answers for the 'd' rows of a page, from each key's 'l' row (or nothing) on, stored CHUNK rows at a time. */
+async function saveAnswers(db: DbPool, tenant: string, dim: Dim, rows: PendingRow[]): Promise<number> {
   const epoch = (rows[0] as PendingRow).epoch
-  const out = {
+  const empty = () => ({
     key: [] as string[],
     day: [] as string[],
     p50: [] as number[],
@@ -106,7 +130,18 @@ export async function fillClosedDays(db: DbPool, tenant: string, dim: Dim): Prom
     p99: [] as number[],
     runEvents: [] as string[],
     run: [] as string[],
+  })
+  let out = empty()
+  const flush = async () => {
+    if (out.key.length === 0) return
+    await db.query({
+      name: 'rb_analytics_closed_days_save',
+      text: SAVE,
+      values: [tenant, dim, epoch, out.key, out.day, out.p50, out.p95, out.p99, out.runEvents, out.run],
+    })
+    out = empty()
   }
+  let stored = 0
   let key: string | undefined
   let run = new DenseSketch()
   let runEvents = 0
@@ -134,25 +169,9 @@ export async function fillClosedDays(db: DbPool, tenant: string, dim: Dim): Prom
     out.p99.push(p99 ?? 0)
     out.runEvents.push(String(runEvents))
     out.run.push(run.entriesText())
+    stored++
+    if (out.key.length >= CHUNK) await flush()
   }
-  for (let i = 0; i < out.key.length; i += CHUNK) {
-    const part = <T>(a: T[]) => a.slice(i, i + CHUNK)
-    await db.query({
-      name: 'rb_analytics_closed_days_save',
-      text: SAVE,
-      values: [
-        tenant,
-        dim,
-        epoch,
-        part(out.key),
-        part(out.day),
-        part(out.p50),
-        part(out.p95),
-        part(out.p99),
-        part(out.runEvents),
-        part(out.run),
-      ],
-    })
-  }
-  return out.key.length
+  await flush()
+  return stored
 }

@@ -343,7 +343,7 @@ function assemble(rows: Row[], range: TimeRange, answers: boolean): InteractionG
       closed.addEntries(k.end.entries)
       const before = new DenseSketch()
       before.addEntries(k.start?.entries ?? null)
-      closed.subtractSketch(before)
+      closed.addSketch(before, -1)
       if (Number(k.end.events) - Number(k.start?.events ?? 0) !== k.answeredEvents) return null
       if (closed.total !== k.answeredEvents) return null
       total.sketch.addSketch(closed)

@@ -78,27 +78,16 @@ export class DenseSketch {
     for (const k in sketch) this.add(Number(k) + 1, sign * Number(sketch[k]))
   }
 
-  addSketch(other: DenseSketch): void {
+  /** Adds (or, with sign -1, takes away: both are sums of whole sketches, so counts stay exact) another sketch. */
+  addSketch(other: DenseSketch, sign: 1 | -1 = 1): void {
     if (other.counts.length > this.counts.length) this.add(other.counts.length - 1, 0)
     const src = other.counts
     const dst = this.counts
     for (let i = 0; i < src.length; i++) {
       const n = src[i] as number
-      if (n !== 0) dst[i] = (dst[i] as number) + n
+      if (n !== 0) dst[i] = (dst[i] as number) + sign * n
     }
-    this.total += other.total
-  }
-
-  /** Takes away a sketch that this one holds (counts stay exact: both are sums of whole sketches). */
-  subtractSketch(other: DenseSketch): void {
-    if (other.counts.length > this.counts.length) this.add(other.counts.length - 1, 0)
-    const src = other.counts
-    const dst = this.counts
-    for (let i = 0; i < src.length; i++) {
-      const n = src[i] as number
-      if (n !== 0) dst[i] = (dst[i] as number) - n
-    }
-    this.total -= other.total
+    this.total += sign * other.total
   }
 
   /** The sketch as stored entries, compacted (one per bucket; a count of 2^32 or more split), as bigint[] text. */

@@ -2,6 +2,7 @@
 // random data over month and day boundaries, ranges with offsets, every bucket, empty ranges, bad
 // input, tenant isolation, replays, deleted sessions and completed... on every backend.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fillClosedDays } from '../../src/analytics/closed-days.js'
 import type { InteractionFigures } from '../../src/analytics/interactions.js'
 import type { Bucket } from '../../src/analytics/range.js'
 import { ValidationError } from '../../src/errors.js'
@@ -385,6 +386,28 @@ describe(`analytics (${backend})`, () => {
          WHERE d.tenant_id = 'acme' AND d.dim = c.dim AND d.key = c.key AND d.day = c.day) IS NOT TRUE`,
     )
     expect(orphans[0]?.n).toBe(0)
+  })
+
+  it('fills closed-day answers a page at a time to the same rows as at once', async () => {
+    const answers = () =>
+      t.ownerQuery<Record<string, unknown>>(
+        `SELECT key, day, epoch, p50, p95, p99, run_events, run_sketch::text AS run FROM robot_brain.interaction_closed_days
+         WHERE tenant_id = 'acme' AND dim = 't' ORDER BY key, day`,
+      )
+    const clear = () =>
+      t.ownerQuery(`DELETE FROM robot_brain.interaction_closed_days WHERE tenant_id = 'acme'`)
+    const pool = t.store.transport.app
+    await clear()
+    const atOnce = await fillClosedDays(pool, 'acme', 't')
+    const whole = await answers()
+    expect(whole.length).toBe(atOnce)
+    expect(atOnce).toBeGreaterThan(50)
+    await clear()
+    // Pages of 7 daily rows cut each type's days in the middle: every page goes on from the last answer.
+    expect(await fillClosedDays(pool, 'acme', 't', 7)).toBe(atOnce)
+    expect(await answers()).toEqual(whole)
+    // Nothing left to do: a second fill stores nothing.
+    expect(await fillClosedDays(pool, 'acme', 't', 7)).toBe(0)
   })
 
   it('rejects bad input with an error naming the field', async () => {
