@@ -2,9 +2,11 @@
 // duration avg, p50, p95, p99 and max, over a range and optionally per bucket. From
 // interaction_day_rollups (whole UTC days, one row per day and robot or type), interaction_rollups (the
 // whole hours outside them, or every hour when the bucket is an hour) and the raw events of the partial
-// hours at the ends. The rows come back as they are stored and are added here, per bucket and key,
-// sketches included (sketches are exact to merge): SQL never expands a sketch into rows. Also the
-// latest failures of the range, from the partial index on failed events.
+// hours at the ends; closed days from their stored answers (closed-days.ts), and a partial day at an
+// end as its whole day less the part outside the range where that part is smaller. The rows come back
+// as they are stored and are added here, per bucket and key, sketches included (sketches are exact to
+// merge): SQL never expands a sketch into rows. Also the latest failures of the range, from the partial
+// index on failed events.
 import { type DbPool, type Queryable, withTransaction } from '../db/pool.js'
 import { ANALYTICS_READ, type Dim, EPOCH_CTE, fillClosedDays, QUANTILES } from './closed-days.js'
 import { bucketStart, complementParams, partialHourRows, rangeParams, type TimeRange } from './range.js'

@@ -172,7 +172,9 @@ export function rangeParams(r: TimeRange): unknown[] {
  * The raw rows (as `x`) of the partial hours at either end of a range, for the keys (`column`: a robot,
  * a session) that the rollups list in those edge hours: index lookups per key, never a scan. Uses the
  * parameters of rangeParams ($2 from, $3 to, $4 and $5 the whole hours, $6 the edge hours) and a `ctx`
- * holding the tenant; goes after `CROSS JOIN LATERAL`.
+ * holding the tenant; goes after `CROSS JOIN LATERAL`. The raw rows are matched to the tenant by $1,
+ * not by ctx: a custom plan then knows the tenant's share of the rows (by ctx, it assumed an average
+ * tenant's, which on a table shared with a much bigger tenant overestimated the rows a hundredfold).
  */
 export function partialHourRows(rollups: string, table: string, column: string): string {
   return `(
