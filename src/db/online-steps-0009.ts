@@ -1,7 +1,7 @@
 // Online steps of migration 0009: the ids of turns stored before it go into turn_ids, and sessions
 // stored before it get the span of their turns. Both in committed batches that record their progress.
 import type { StepContext } from './online-steps.js'
-import { inTurnBatches } from './turn-batches.js'
+import { inTurnBatches, turnBatchSql } from './turn-batches.js'
 
 /**
  * Keys the turns in primary-key order, a batch per statement. New turns are keyed as they are
@@ -9,22 +9,17 @@ import { inTurnBatches } from './turn-batches.js'
  * until this step ends also an older row of the same id). Last, turn_ids_complete() is replaced to say
  * true, which takes the search of the partitions for unkeyed ids out of the write path's plan.
  */
-const BACKFILL_TURN_IDS = `
-WITH batch AS MATERIALIZED (
-  SELECT tenant_id, id, created_at FROM robot_brain.conversations
-  WHERE (tenant_id, id, created_at) > ($1::text, $2::uuid, $3::timestamptz)
-  ORDER BY tenant_id, id, created_at
-  LIMIT $4
-),
+const BACKFILL_TURN_IDS = turnBatchSql(
+  `
 keyed AS (
   INSERT INTO robot_brain.turn_ids (tenant_id, id, created_at)
   SELECT tenant_id, id, created_at FROM batch
   ON CONFLICT DO NOTHING
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM keyed)::integer AS n,
-       last.tenant_id, last.id::text AS id, last.created_at::text AS created_at
-FROM (SELECT * FROM batch ORDER BY tenant_id DESC, id DESC, created_at DESC LIMIT 1) last`
+`,
+  'keyed',
+)
 
 export async function backfillTurnIds(ctx: StepContext): Promise<boolean> {
   const done = await inTurnBatches(

@@ -11,7 +11,7 @@
 // Later migrations add their steps to STEPS under their version number.
 import { backfillSessionSpans, backfillTurnIds } from './online-steps-0009.js'
 import type { DbPool, Queryable } from './pool.js'
-import { inTurnBatches } from './turn-batches.js'
+import { inTurnBatches, turnBatchSql } from './turn-batches.js'
 
 export interface OnlineStepOptions {
   /** CREATE INDEX CONCURRENTLY (a server). The embedded database has one connection: plain. */
@@ -161,13 +161,8 @@ export async function pendingOnlineSteps(pool: DbPool): Promise<string[]> {
  * batch at a time (row locks on one batch only, for milliseconds). New turns get theirs from the
  * insert trigger, so only old rows are NULL.
  */
-const BACKFILL_SEARCH_VECTOR = `
-WITH batch AS MATERIALIZED (
-  SELECT tenant_id, id, created_at FROM robot_brain.conversations
-  WHERE (tenant_id, id, created_at) > ($1::text, $2::uuid, $3::timestamptz)
-  ORDER BY tenant_id, id, created_at
-  LIMIT $4
-),
+const BACKFILL_SEARCH_VECTOR = turnBatchSql(
+  `
 filled AS (
   UPDATE robot_brain.conversations c
      SET search_vector = robot_brain.turn_search_vector(c.user_message, c.robot_response)
@@ -176,9 +171,9 @@ filled AS (
      AND c.search_vector IS NULL
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM filled)::integer AS n,
-       last.tenant_id, last.id::text AS id, last.created_at::text AS created_at
-FROM (SELECT * FROM batch ORDER BY tenant_id DESC, id DESC, created_at DESC LIMIT 1) last`
+`,
+  'filled',
+)
 
 function backfillSearchVector(ctx: StepContext): Promise<boolean> {
   return inTurnBatches(
@@ -196,13 +191,8 @@ function backfillSearchVector(ctx: StepContext): Promise<boolean> {
  * whose vector is already the new one is left alone, one timed after 0017 is not computed, and a NULL one (an
  * encrypted tenant's, or one 0005's backfill has not reached) stays NULL.
  */
-const REFRESH_SEARCH_VECTOR = `
-WITH batch AS MATERIALIZED (
-  SELECT tenant_id, id, created_at FROM robot_brain.conversations
-  WHERE (tenant_id, id, created_at) > ($1::text, $2::uuid, $3::timestamptz)
-  ORDER BY tenant_id, id, created_at
-  LIMIT $4
-),
+const REFRESH_SEARCH_VECTOR = turnBatchSql(
+  `
 fresh AS MATERIALIZED (
   SELECT c.tenant_id, c.id, c.created_at,
          robot_brain.turn_search_vector(c.user_message, c.robot_response) AS v
@@ -222,9 +212,9 @@ refreshed AS (
      AND c.search_vector IS NOT NULL AND c.search_vector IS DISTINCT FROM f.v
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM refreshed)::integer AS n,
-       last.tenant_id, last.id::text AS id, last.created_at::text AS created_at
-FROM (SELECT * FROM batch ORDER BY tenant_id DESC, id DESC, created_at DESC LIMIT 1) last`
+`,
+  'refreshed',
+)
 
 function refreshSearchVector(ctx: StepContext): Promise<boolean> {
   return inTurnBatches(
