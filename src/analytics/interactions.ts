@@ -253,7 +253,7 @@ function figures(a: Accumulated): InteractionFigures {
 export interface InteractionDeps {
   /** Where the answer is read (a replica when one is fresh). */
   reader: DbPool
-  /** Where missing closed-day answers are written (the primary). */
+  /** Where missing closed-day answers are written (the primary), which then gives that answer. */
   writer: () => Promise<DbPool>
   retry<T>(fn: () => Promise<T>): Promise<T>
 }
@@ -268,10 +268,10 @@ export async function interactionStats(
   range: TimeRange,
   groupBy: GroupBy,
 ): Promise<InteractionGroup[]> {
-  const read = (answers: boolean) =>
+  const read = (pool: DbPool, answers: boolean) =>
     deps.retry(async () => {
       const { rows } = await withTransaction(
-        deps.reader,
+        pool,
         (client) =>
           client.query<Row>({
             text: query(KEY_COLUMN[groupBy], DIM[groupBy]),
@@ -290,13 +290,14 @@ export async function interactionStats(
       )
       return assemble(rows, range, answers)
     })
-  if (!answersHelp(range)) return (await read(false)) as InteractionGroup[]
-  const first = await read(true)
+  if (!answersHelp(range)) return (await read(deps.reader, false)) as InteractionGroup[]
+  const first = await read(deps.reader, true)
   if (first) return first
-  // Closed days without answers: compute them on the primary, then ask again; if the reader still
-  // lacks them (a replica behind the primary), answer from the daily sketches.
-  await deps.retry(async () => fillClosedDays(await deps.writer(), tenant, DIM[groupBy]))
-  return (await read(true)) ?? ((await read(false)) as InteractionGroup[])
+  // Closed days without answers: computed on the primary, which then answers (a replica may not have
+  // them yet); from the daily sketches if a late write voided them meanwhile.
+  const primary = await deps.writer()
+  await deps.retry(() => fillClosedDays(primary, tenant, DIM[groupBy]))
+  return (await read(primary, true)) ?? ((await read(primary, false)) as InteractionGroup[])
 }
 
 /**
