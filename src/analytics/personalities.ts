@@ -42,33 +42,19 @@ src AS (
   GROUP BY 1, 2, 3
 )`
 
-// Distinct sessions do not add up over buckets, and count(DISTINCT) sorts its input for each grouping:
-// instead the rows are first added up per session (a hash aggregate), after which every session is one
-// row and counting them is a count(*).
-const FIGURES = `sum(turns)::bigint AS turns, count(*)::bigint AS sessions,
+const FIGURES = `sum(turns)::bigint AS turns, count(DISTINCT session_id)::bigint AS sessions,
   sum(user_chars)::float8 / nullif(sum(turns), 0) AS avg_user,
   sum(response_chars)::float8 / nullif(sum(responses), 0) AS avg_response`
-
-const PER_SESSION = `sum(turns) AS turns, sum(user_chars) AS user_chars, sum(responses) AS responses,
-  sum(response_chars) AS response_chars`
 
 /** Whole range only. */
 const TOTALS = `${SOURCE}
 SELECT NULL::timestamptz AS start, robot_personality, ${FIGURES}
-FROM (SELECT robot_personality, session_id, ${PER_SESSION} FROM src WHERE $7::text IS NULL GROUP BY 1, 2) s
-GROUP BY robot_personality`
+FROM src WHERE $7::text IS NULL GROUP BY robot_personality`
 
-/** The whole range and each bucket, each counting a session once. */
-const BUCKETED = `${SOURCE},
-per_bucket AS MATERIALIZED (
-  SELECT date_trunc($7::text, hour, 'UTC') AS start, robot_personality, session_id, ${PER_SESSION}
-  FROM src GROUP BY 1, 2, 3
-)
-SELECT start, robot_personality, ${FIGURES} FROM per_bucket GROUP BY 1, 2
-UNION ALL
-SELECT NULL, robot_personality, ${FIGURES}
-FROM (SELECT robot_personality, session_id, ${PER_SESSION} FROM per_bucket GROUP BY 1, 2) s
-GROUP BY robot_personality`
+/** The whole range and each bucket: distinct sessions do not add up, so both are counted here. */
+const BUCKETED = `${SOURCE}
+SELECT date_trunc($7::text, hour, 'UTC') AS start, robot_personality, ${FIGURES}
+FROM src GROUP BY GROUPING SETS ((robot_personality), (date_trunc($7::text, hour, 'UTC'), robot_personality))`
 
 interface Row {
   start: Date | null
