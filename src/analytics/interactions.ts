@@ -9,7 +9,14 @@
 // index on failed events.
 import { type DbPool, type Queryable, withTransaction } from '../db/pool.js'
 import { ANALYTICS_READ, type Dim, EPOCH_CTE, fillClosedDays, QUANTILES } from './closed-days.js'
-import { bucketStart, complementParams, partialHourRows, rangeParams, type TimeRange } from './range.js'
+import {
+  bucketStart,
+  complementParams,
+  type EdgeIntervals,
+  partialHourRows,
+  rangeParams,
+  type TimeRange,
+} from './range.js'
 import { DenseSketch, type Sketch } from './sketch.js'
 
 export const GROUP_BY = ['robotId', 'interactionType'] as const
@@ -59,6 +66,26 @@ const DIM: Record<GroupBy, Dim> = { robotId: 'r', interactionType: 't' }
 /** Whether an hour of the range lies in a complemented partial day ($15 start, $16 end): its sketch is not read. */
 const COMPLEMENTED = (hour: string) =>
   `(($15::boolean AND ${hour} < $7::timestamptz) OR ($16::boolean AND ${hour} >= $8::timestamptz))`
+
+/**
+ * interaction_rollups rows (as `r`) of two hour intervals [from, to), each read only where its guard
+ * holds; goes after `CROSS JOIN LATERAL` on ctx.
+ */
+const hourRows = (...intervals: [guard: string, from: string, to: string][]) =>
+  `(${intervals
+    .map(
+      ([guard, from, to]) => `
+  SELECT * FROM robot_brain.interaction_rollups r
+  WHERE ${guard} AND r.tenant_id = ctx.tenant_id AND r.hour >= ${from}::timestamptz AND r.hour < ${to}::timestamptz`,
+    )
+    .join('\n  UNION ALL')}
+) r`
+
+/** The parts of the edge hours outside the range, where their days are complemented ($11 to from, to to $12). */
+const OUTSIDE_EDGES: EdgeIntervals = [
+  ['$11::timestamptz', '$2::timestamptz'],
+  ['$3::timestamptz', '$12::timestamptz'],
+]
 
 // $1 tenant, $2 from, $3 to, $4 whole-hours from, $5 whole-hours to, $6 edge hours, $7 whole-days from,
 // $8 whole-days to, $9 whether to use closed-day answers. One row per day and key for the whole days
@@ -111,24 +138,12 @@ FROM (SELECT DISTINCT key FROM days WHERE $9::boolean AND closed) k CROSS JOIN c
 UNION ALL
 SELECT 'h', r.hour, r.${key}, r.events, r.successes, r.duration_sum::float8, r.duration_max,
        nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, false, NULL
-FROM ctx CROSS JOIN LATERAL (
-  SELECT * FROM robot_brain.interaction_rollups r
-  WHERE NOT $15::boolean AND r.tenant_id = ctx.tenant_id AND r.hour >= $4::timestamptz AND r.hour < $7::timestamptz
-  UNION ALL
-  SELECT * FROM robot_brain.interaction_rollups r
-  WHERE NOT $16::boolean AND r.tenant_id = ctx.tenant_id AND r.hour >= $8::timestamptz AND r.hour < $5::timestamptz
-) r
+FROM ctx CROSS JOIN LATERAL ${hourRows(['NOT $15::boolean', '$4', '$7'], ['NOT $16::boolean', '$8', '$5'])}
 UNION ALL
 -- The whole hours of a complemented partial day: their figures only, added up per day and key.
 SELECT 'h', date_trunc('day', r.hour, 'UTC'), r.${key}, sum(r.events)::bigint, sum(r.successes)::bigint,
        sum(r.duration_sum)::float8, max(r.duration_max), NULL, NULL, false, NULL
-FROM ctx CROSS JOIN LATERAL (
-  SELECT * FROM robot_brain.interaction_rollups r
-  WHERE $15::boolean AND r.tenant_id = ctx.tenant_id AND r.hour >= $4::timestamptz AND r.hour < $7::timestamptz
-  UNION ALL
-  SELECT * FROM robot_brain.interaction_rollups r
-  WHERE $16::boolean AND r.tenant_id = ctx.tenant_id AND r.hour >= $8::timestamptz AND r.hour < $5::timestamptz
-) r
+FROM ctx CROSS JOIN LATERAL ${hourRows(['$15::boolean', '$4', '$7'], ['$16::boolean', '$8', '$5'])}
 GROUP BY 2, 3
 UNION ALL
 -- The partial hours: raw events of the robots the rollups list in those hours (index lookups).
@@ -152,31 +167,14 @@ FROM ctx CROSS JOIN LATERAL (
 UNION ALL
 -- ... less the hours outside the range ('x') ...
 SELECT 'x', r.hour, r.${key}, 0, 0, 0, 0, nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, false, NULL
-FROM ctx CROSS JOIN LATERAL (
-  SELECT * FROM robot_brain.interaction_rollups r
-  WHERE r.tenant_id = ctx.tenant_id AND r.hour >= $10::timestamptz AND r.hour < $11::timestamptz
-  UNION ALL
-  SELECT * FROM robot_brain.interaction_rollups r
-  WHERE r.tenant_id = ctx.tenant_id AND r.hour >= $12::timestamptz AND r.hour < $13::timestamptz
-) r
+FROM ctx CROSS JOIN LATERAL ${hourRows(['true', '$10', '$11'], ['true', '$12', '$13'])}
 UNION ALL
 -- ... and less the raw events outside the range in its edge hours.
 SELECT 'x', hour, key, 0, 0, 0, 0, NULL, array_agg(robot_brain.sketch_entry(idx, n))::text, false, NULL
 FROM (
   SELECT date_trunc('hour', x.created_at, 'UTC') AS hour, x.${key} AS key,
          robot_brain.sketch_index(x.duration_ms) AS idx, count(*) AS n
-  FROM ctx CROSS JOIN LATERAL (
-    SELECT DISTINCT r.robot_id FROM robot_brain.interaction_rollups r
-    WHERE r.tenant_id = ctx.tenant_id AND r.hour = ANY ($6::timestamptz[])
-  ) k CROSS JOIN LATERAL (
-    SELECT * FROM robot_brain.robot_interactions x
-    WHERE x.tenant_id = $1::text AND x.robot_id = k.robot_id
-      AND x.created_at >= $11::timestamptz AND x.created_at < $2::timestamptz
-    UNION ALL
-    SELECT * FROM robot_brain.robot_interactions x
-    WHERE x.tenant_id = $1::text AND x.robot_id = k.robot_id
-      AND x.created_at >= $3::timestamptz AND x.created_at < $12::timestamptz
-  ) x
+  FROM ctx CROSS JOIN LATERAL ${partialHourRows('interaction_rollups', 'robot_interactions', 'robot_id', OUTSIDE_EDGES)}
   GROUP BY 1, 2, 3
 ) e
 GROUP BY 2, 3`

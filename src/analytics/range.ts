@@ -168,28 +168,43 @@ export function rangeParams(r: TimeRange): unknown[] {
   ]
 }
 
+/** Two intervals [from, to) of raw rows, as SQL expressions: before and after the whole hours of a range. */
+export type EdgeIntervals = readonly [readonly [string, string], readonly [string, string]]
+
+/** The parts of the edge hours inside the range (rangeParams' $2 to $5). */
+const INSIDE_EDGES: EdgeIntervals = [
+  ['$2::timestamptz', 'least($3::timestamptz, $4::timestamptz)'],
+  ['greatest($2::timestamptz, $5::timestamptz, least($3::timestamptz, $4::timestamptz))', '$3::timestamptz'],
+]
+
 /**
  * The raw rows (as `x`) of the partial hours at either end of a range, for the keys (`column`: a robot,
  * a session) that the rollups list in those edge hours: index lookups per key, never a scan. Uses the
  * parameters of rangeParams ($2 from, $3 to, $4 and $5 the whole hours, $6 the edge hours) and a `ctx`
- * holding the tenant; goes after `CROSS JOIN LATERAL`. The raw rows are matched to the tenant by $1,
- * not by ctx: a custom plan then knows the tenant's share of the rows (by ctx, it assumed an average
- * tenant's, which on a table shared with a much bigger tenant overestimated the rows a hundredfold).
+ * holding the tenant; goes after `CROSS JOIN LATERAL`. `intervals` are the parts of the edge hours
+ * read: by default those inside the range. The raw rows are matched to the tenant by $1, not by ctx: a
+ * custom plan then knows the tenant's share of the rows (by ctx, it assumed an average tenant's, which
+ * on a table shared with a much bigger tenant overestimated the rows a hundredfold).
  */
-export function partialHourRows(rollups: string, table: string, column: string): string {
+export function partialHourRows(
+  rollups: string,
+  table: string,
+  column: string,
+  intervals: EdgeIntervals = INSIDE_EDGES,
+): string {
+  // Two index ranges, before and after the whole hours: one range with the whole hours filtered out
+  // lets the planner read every row of the key in between and keep the few it needs.
+  const [before, after] = intervals.map(
+    ([from, to]) => `SELECT * FROM robot_brain.${table} x
+    WHERE x.tenant_id = $1::text AND x.${column} = k.${column}
+      AND x.created_at >= ${from} AND x.created_at < ${to}`,
+  )
   return `(
     SELECT DISTINCT r.${column} FROM robot_brain.${rollups} r
     WHERE r.tenant_id = ctx.tenant_id AND r.hour = ANY ($6::timestamptz[])
   ) k CROSS JOIN LATERAL (
-    -- Two index ranges, before and after the whole hours: one range with the whole hours filtered
-    -- out lets the planner read every row of the key in between and keep the few it needs.
-    SELECT * FROM robot_brain.${table} x
-    WHERE x.tenant_id = $1::text AND x.${column} = k.${column}
-      AND x.created_at >= $2::timestamptz AND x.created_at < least($3::timestamptz, $4::timestamptz)
+    ${before}
     UNION ALL
-    SELECT * FROM robot_brain.${table} x
-    WHERE x.tenant_id = $1::text AND x.${column} = k.${column}
-      AND x.created_at >= greatest($2::timestamptz, $5::timestamptz, least($3::timestamptz, $4::timestamptz))
-      AND x.created_at < $3::timestamptz
+    ${after}
   ) x`
 }
