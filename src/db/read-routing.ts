@@ -14,7 +14,7 @@
 // writes (a client that writes through one server and reads through another sees its writes once the
 // replica has them, within the lag bound).
 import type { DbClient, DbPool, QueryResult, SqlQuery } from './pool.js'
-import { retryReason } from './retry.js'
+import { ReplicaBehindError, retryReason } from './retry.js'
 import { SQLSTATE } from './sqlstate.js'
 
 export interface ReadRoutingOptions {
@@ -119,8 +119,26 @@ export class ReadRouter {
     this.counts.replica--
     this.counts.primary++
     this.counts.fallbacks++
-    if (isUnreachable(err)) this.markDown(err)
+    if (isUnreachable(err) || isBehind(err)) this.markDown(err)
     return this.primary
+  }
+
+  /**
+   * A read transaction on the replica failed with an error the primary would not give (unreachable,
+   * or a migration not replayed yet): stops using the replica until a check says otherwise, counts a
+   * fallback, and gives the error to throw, retryable so that the read runs again on the primary.
+   */
+  transactionFailed(err: unknown): unknown {
+    if (isUnreachable(err)) {
+      this.markDown(err)
+      return err
+    }
+    if (!isBehind(err)) return err
+    this.markDown(err)
+    // The read runs again and counts where it runs then.
+    this.counts.replica--
+    this.counts.fallbacks++
+    return new ReplicaBehindError(err)
   }
 
   /** Checks the replica now (one at a time: concurrent callers share the check in flight). */
@@ -218,7 +236,9 @@ export class ReadRouter {
     this.reason =
       err instanceof CheckTimeout
         ? `no answer within ${this.options.checkTimeoutMs} ms`
-        : `unreachable${typeof code === 'string' && code ? ` (${code})` : ''}`
+        : isBehind(err)
+          ? `behind the primary's schema${typeof code === 'string' ? ` (${code})` : ''}`
+          : `unreachable${typeof code === 'string' && code ? ` (${code})` : ''}`
   }
 
   private timed<T>(p: Promise<T>): Promise<T> {
@@ -245,6 +265,22 @@ function parseLsn(text: string | undefined): bigint {
 function isUnreachable(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code
   return retryReason(err) !== null || code === SQLSTATE.INVALID_CATALOG_NAME
+}
+
+/**
+ * The replica lacks an object the statement uses: it has not replayed a migration the primary ran (a
+ * process that migrated and one that reads are often not the same, so read-your-writes cannot see it).
+ */
+const BEHIND_CODES = new Set<string>([
+  SQLSTATE.INVALID_SCHEMA_NAME,
+  SQLSTATE.UNDEFINED_TABLE,
+  SQLSTATE.UNDEFINED_FUNCTION,
+  SQLSTATE.UNDEFINED_COLUMN,
+  SQLSTATE.UNDEFINED_OBJECT,
+])
+function isBehind(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code
+  return typeof code === 'string' && BEHIND_CODES.has(code)
 }
 
 /**
@@ -276,7 +312,9 @@ class RoutedPool implements DbPool {
 
   /**
    * A connection for a transaction. Falls back when the replica cannot be reached; a failure inside
-   * the transaction marks the replica down and reaches the caller, whose retry then runs on the primary.
+   * the transaction that the primary would not give (unreachable, or a migration not replayed yet)
+   * marks the replica down and reaches the caller as a retryable error, whose retry then runs on the
+   * primary.
    */
   async connect(): Promise<DbClient> {
     const { pool, replica } = await this.router.choose(this.tenant)
@@ -293,8 +331,7 @@ class RoutedPool implements DbPool {
         try {
           return await client.query<R>(q)
         } catch (err) {
-          if (isUnreachable(err)) router.markDown(err)
-          throw err
+          throw router.transactionFailed(err)
         }
       },
       release: (destroy?: boolean | Error) => client.release(destroy),

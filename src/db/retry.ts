@@ -17,6 +17,7 @@ export type RetryReason =
   | 'too_many_connections' // 53300: refused at connect, nothing ran
   | 'compute_unreachable' // Neon's proxy: XX000 "Couldn't connect to compute node" while it wakes
   | 'transaction_conflict' // 40001, 40P01: the server rolled the statement back; it had no effect
+  | 'replica_behind' // a read replica lacked an object the primary has: the read runs again, on the primary
 
 /** Socket error codes of Node.js (net, dns, the ws package). */
 const SOCKET_ERRORS = new Set([
@@ -86,6 +87,18 @@ interface ErrorLike {
   error?: unknown
 }
 
+/**
+ * A read transaction on the replica failed because the replica has not replayed a migration yet (a
+ * schema, table or function the primary has). The router stopped using the replica when it threw this;
+ * the read, run again, goes to the primary. The replica's own error is the cause.
+ */
+export class ReplicaBehindError extends Error {
+  constructor(cause: unknown) {
+    super('the read replica has not replayed the latest migration yet; reading from the primary', { cause })
+    this.name = 'ReplicaBehindError'
+  }
+}
+
 /** The reason to retry `err`, or null when it is an error of the statement (or not an error at all). */
 export function retryReason(err: unknown, depth = 0): RetryReason | null {
   if (!err || typeof err !== 'object' || depth > 5) return null
@@ -94,6 +107,7 @@ export function retryReason(err: unknown, depth = 0): RetryReason | null {
   // A configuration that cannot work (e.g. startup parameters sent to a pooler) fails the same way
   // every time: say so at once rather than after the whole budget.
   if (err instanceof ConfigError) return null
+  if (err instanceof ReplicaBehindError) return 'replica_behind'
   const e = err as ErrorLike
   const code = typeof e.code === 'string' ? e.code : ''
   const message = typeof e.message === 'string' ? e.message : ''

@@ -182,6 +182,52 @@ describe.skipIf(!serverBackend || !REPLICA_URL)(`read replica (${backend})`, () 
     })
   })
 
+  it('a replica that has not replayed a migration yet: reads answer from the primary, with no error', async () => {
+    // Another process migrated (here: another store), so this store's own writes cannot tell it; the
+    // replica is within the lag bound by its last replayed commit, yet lacks the schema.
+    const fresh = await freshTestDatabase('replica_behind', false)
+    try {
+      const read = new URL(fresh.appUrl)
+      const replica = new URL(REPLICA_URL)
+      read.hostname = replica.hostname
+      read.port = replica.port
+      await until('the replica has the new database', async () => {
+        const client = new pg.Client({ connectionString: read.toString() })
+        try {
+          await client.connect()
+          await client.query('SELECT 1')
+          return true
+        } catch {
+          return false
+        } finally {
+          await client.end().catch(() => {})
+        }
+      })
+      await onReplica('SELECT pg_wal_replay_pause()')
+      const owner = await openStore(storeOptions(fresh))
+      await owner.migrate()
+      await owner.recordInteractions(events(2, 'r-behind'))
+      await owner.close()
+
+      const store = await openStore(storeOptions(fresh, { readUrl: read.toString(), readMaxLagMs: 60_000 }))
+      try {
+        expect((await store.replica({ check: true })).serving).toBe(true)
+        // A read transaction (interaction analytics) and single statements (statistics, search).
+        expect(await counted(store, 'r-behind')).toBe(2)
+        expect(await store.sessionStats()).toEqual([])
+        expect((await store.search({ query: 'hello', mode: 'fulltext' })).results).toEqual([])
+        const state = await store.replica()
+        expect(state.reads.fallbacks).toBeGreaterThanOrEqual(1)
+        expect(state.reads.replica).toBe(0)
+      } finally {
+        await store.close()
+      }
+    } finally {
+      await onReplica('SELECT pg_wal_replay_resume()')
+      await fresh.drop()
+    }
+  })
+
   it('a lagging replica (replay paused): reads move to the primary, and return when it catches up', async () => {
     const reader = await open(1_000)
     const writer = await open()
