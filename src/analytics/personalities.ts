@@ -42,19 +42,24 @@ src AS (
   GROUP BY 1, 2, 3
 )`
 
-const FIGURES = `sum(turns)::bigint AS turns, count(DISTINCT session_id)::bigint AS sessions,
+// Sorted by byte order ("C"): the groups and distinct sessions are the same under any deterministic
+// collation, and the sorts behind them compare bytes instead of calling strcoll (about 2 ms of a 30-day
+// answer by day).
+const FIGURES = `sum(turns)::bigint AS turns, count(DISTINCT session_id COLLATE "C")::bigint AS sessions,
   sum(user_chars)::float8 / nullif(sum(turns), 0) AS avg_user,
   sum(response_chars)::float8 / nullif(sum(responses), 0) AS avg_response`
 
 /** Whole range only. */
 const TOTALS = `${SOURCE}
-SELECT NULL::timestamptz AS start, robot_personality, ${FIGURES}
-FROM src WHERE $7::text IS NULL GROUP BY robot_personality`
+SELECT NULL::timestamptz AS start, robot_personality COLLATE "C" AS robot_personality, ${FIGURES}
+FROM src WHERE $7::text IS NULL GROUP BY robot_personality COLLATE "C"`
 
 /** The whole range and each bucket: distinct sessions do not add up, so both are counted here. */
 const BUCKETED = `${SOURCE}
-SELECT date_trunc($7::text, hour, 'UTC') AS start, robot_personality, ${FIGURES}
-FROM src GROUP BY GROUPING SETS ((robot_personality), (date_trunc($7::text, hour, 'UTC'), robot_personality))`
+SELECT date_trunc($7::text, hour, 'UTC') AS start, robot_personality COLLATE "C" AS robot_personality, ${FIGURES}
+FROM src GROUP BY GROUPING SETS (
+  (robot_personality COLLATE "C"), (date_trunc($7::text, hour, 'UTC'), robot_personality COLLATE "C")
+)`
 
 interface Row {
   start: Date | null

@@ -72,6 +72,33 @@ export class DenseSketch {
     }
   }
 
+  /**
+   * Adds (or takes away) one duration per bucket index in the text form of an int[] ("{3,-1,3,...}"),
+   * as robot_brain.sketch_index computed them for raw events: the bucket comes from SQL, so a raw event
+   * lands where the rollups put it, to the last bit of the logarithm.
+   */
+  addBuckets(text: string | null, sign: 1 | -1 = 1): void {
+    if (!text) return
+    let index = 0
+    let negative = false
+    let digits = false
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charCodeAt(i)
+      const c = ch - 48
+      if (c >= 0 && c <= 9) {
+        index = index * 10 + c
+        digits = true
+      } else if (ch === 45) {
+        negative = true
+      } else if (digits) {
+        this.add((negative ? -index : index) + 1, sign)
+        index = 0
+        negative = false
+        digits = false
+      }
+    }
+  }
+
   /** Adds a jsonb sketch (bucket index -> count). */
   addObject(sketch: Sketch | null, sign: 1 | -1 = 1): void {
     if (!sketch) return

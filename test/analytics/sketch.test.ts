@@ -51,6 +51,25 @@ describe('DenseSketch', () => {
   })
 })
 
+describe('DenseSketch from the bucket of each raw event', () => {
+  it('counts int[] text of bucket indexes (the zero bucket -1 included) as entries of the same buckets would', () => {
+    const durations = [0, 1, 2, 7, 7, 150, 99_999, 0, 3_600_000]
+    const fromBuckets = new DenseSketch()
+    fromBuckets.addBuckets(`{${durations.map(sketchIndex).join(',')}}`)
+    fromBuckets.addBuckets('{}')
+    fromBuckets.addBuckets(null)
+    const fromEntries = new DenseSketch()
+    fromEntries.addEntries(`{${durations.map((ms) => entry(ms, 1)).join(',')}}`)
+    expect(fromBuckets.total).toBe(durations.length)
+    expect(fromBuckets.entriesText()).toBe(fromEntries.entriesText())
+    // Taken away, one event per index: what is left is the rest exactly.
+    fromBuckets.addBuckets(`{${[0, 7, 3_600_000].map(sketchIndex).join(',')}}`, -1)
+    const rest = new DenseSketch()
+    rest.addEntries(`{${[1, 2, 7, 150, 99_999, 0].map((ms) => entry(ms, 1)).join(',')}}`)
+    expect(fromBuckets.entriesText()).toBe(rest.entriesText())
+  })
+})
+
 describe('DenseSketch subtraction and stored form', () => {
   it('takes a sketch away exactly and writes compacted entries that read back the same', () => {
     const whole = new DenseSketch()
