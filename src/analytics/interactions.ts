@@ -9,14 +9,7 @@
 // index on failed events.
 import { type DbPool, type Queryable, withTransaction } from '../db/pool.js'
 import { ANALYTICS_READ, type Dim, EPOCH_CTE, fillClosedDays, QUANTILES } from './closed-days.js'
-import {
-  bucketStart,
-  complementParams,
-  type EdgeIntervals,
-  partialHourRows,
-  rangeParams,
-  type TimeRange,
-} from './range.js'
+import { bucketStart, complementParams, partialHourRows, rangeParams, type TimeRange } from './range.js'
 import { DenseSketch, type Sketch } from './sketch.js'
 
 export const GROUP_BY = ['robotId', 'interactionType'] as const
@@ -63,10 +56,6 @@ export interface FailedInteraction {
 /** The dimension code of each grouping in interaction_day_rollups (migration 0016). */
 const DIM: Record<GroupBy, Dim> = { robotId: 'r', interactionType: 't' }
 
-/** Whether an hour of the range lies in a complemented partial day ($15 start, $16 end): its sketch is not read. */
-const COMPLEMENTED = (hour: string) =>
-  `(($15::boolean AND ${hour} < $7::timestamptz) OR ($16::boolean AND ${hour} >= $8::timestamptz))`
-
 /**
  * interaction_rollups rows (as `r`) of two hour intervals [from, to), each read only where its guard
  * holds; goes after `CROSS JOIN LATERAL` on ctx.
@@ -81,12 +70,6 @@ const hourRows = (...intervals: [guard: string, from: string, to: string][]) =>
     .join('\n  UNION ALL')}
 ) r`
 
-/** The parts of the edge hours outside the range, where their days are complemented ($11 to from, to to $12). */
-const OUTSIDE_EDGES: EdgeIntervals = [
-  ['$11::timestamptz', '$2::timestamptz'],
-  ['$3::timestamptz', '$12::timestamptz'],
-]
-
 // $1 tenant, $2 from, $3 to, $4 whole-hours from, $5 whole-hours to, $6 edge hours, $7 whole-days from,
 // $8 whole-days to, $9 whether to use closed-day answers. One row per day and key for the whole days
 // ('d'), per hour, robot and type for the whole hours outside them ('h'), per hour and key for the
@@ -98,8 +81,10 @@ const OUTSIDE_EDGES: EdgeIntervals = [
 // The answer of a day is a subquery in the select list, not a join: a join would let the planner
 // equate the tenant of every table with the row-security expression and read a table before ctx has
 // set the tenant. $10 to $16 are the partial days' complements (complementParams in range.ts): the
-// hours of a complemented partial day bring their figures but not their sketch, which is the day's
-// ('p') less its hours and raw events outside the range ('x').
+// whole hours of a complemented partial day bring their figures but not their sketch, which is the
+// day's ('p') less its hourly rows outside the range and in the edge hour ('x'), plus the raw events
+// of the edge hour inside the range (which bring their sketch in every case): the part of the edge
+// hour outside the range is its hourly row less the part inside, so it is never read raw.
 const query = (key: string, dim: string) => `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
 ${EPOCH_CTE},
@@ -157,9 +142,7 @@ UNION ALL
 -- hour and key with the sketch bucket of every event, which the application counts: one aggregation,
 -- not one per bucket and then one of entries (an edge hour holds thousands of events).
 SELECT 'h', hour, key, count(*), count(*) FILTER (WHERE success), sum(duration_ms)::float8, max(duration_ms),
-       NULL::jsonb, NULL,
-       CASE WHEN NOT ${COMPLEMENTED('hour')} THEN array_agg(robot_brain.sketch_index(duration_ms))::text END,
-       false, NULL
+       NULL::jsonb, NULL, array_agg(robot_brain.sketch_index(duration_ms))::text, false, NULL
 FROM (
   SELECT date_trunc('hour', x.created_at, 'UTC') AS hour, x.${key} AS key, x.duration_ms, x.success
   FROM ctx CROSS JOIN LATERAL ${partialHourRows('interaction_rollups', 'robot_interactions', 'robot_id')}
@@ -176,17 +159,10 @@ FROM ctx CROSS JOIN unnest($14::timestamptz[]) p(day) CROSS JOIN LATERAL (
   OFFSET 0
 ) d
 UNION ALL
--- ... less the hours outside the range ('x') ...
+-- ... less its hourly rows outside the range, the edge hour's included ('x'); the raw events of the
+-- edge hour inside the range (above) add that part back.
 SELECT 'x', r.hour, r.${key}, 0, 0, 0, 0, nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, NULL, false, NULL
 FROM ctx CROSS JOIN LATERAL ${hourRows(['true', '$10', '$11'], ['true', '$12', '$13'])}
-UNION ALL
--- ... and less the raw events outside the range in its edge hours.
-SELECT 'x', hour, key, 0, 0, 0, 0, NULL, NULL, array_agg(robot_brain.sketch_index(duration_ms))::text, false, NULL
-FROM (
-  SELECT date_trunc('hour', x.created_at, 'UTC') AS hour, x.${key} AS key, x.duration_ms
-  FROM ctx CROSS JOIN LATERAL ${partialHourRows('interaction_rollups', 'robot_interactions', 'robot_id', OUTSIDE_EDGES)}
-) e
-GROUP BY 2, 3
 ) u`
 
 interface Row {

@@ -138,16 +138,17 @@ export function bucketStart(ms: number, bucket: Bucket): number {
 
 /**
  * The parameters of the partial days' complements (see TimeRange.complement), in this order: the
- * outside hours before the range [a, b), the raw rows before it [b, from), the raw rows after it
- * [to, c), the outside hours after it [c, d), and the days whose daily rows stand for the partial days.
- * A side without complement gets empty intervals.
+ * hourly rows to take away before the range [a, b) and after it [c, d), and the days whose daily rows
+ * stand for the partial days. Those hours include the edge hour (the one holding `from`, or `to`): its
+ * part outside the range is its hourly row less its part inside, whose raw rows the query reads
+ * anyway. A side without complement gets empty intervals.
  */
 export function complementParams(r: TimeRange): unknown[] {
   const from = r.from.getTime()
   const to = r.to.getTime()
   const a = r.complement.start ? Math.floor(from / DAY_MS) * DAY_MS : from
-  const b = r.complement.start ? floorHour(from) : from
-  const c = r.complement.end ? ceilHour(to) : to
+  const b = r.complement.start ? ceilHour(from) : from
+  const c = r.complement.end ? floorHour(to) : to
   const d = r.complement.end ? r.dayTo.getTime() + DAY_MS : c
   const days: string[] = []
   if (r.complement.start) days.push(new Date(a).toISOString())
@@ -168,33 +169,24 @@ export function rangeParams(r: TimeRange): unknown[] {
   ]
 }
 
-/** Two intervals [from, to) of raw rows, as SQL expressions: before and after the whole hours of a range. */
-export type EdgeIntervals = readonly [readonly [string, string], readonly [string, string]]
-
-/** The parts of the edge hours inside the range (rangeParams' $2 to $5). */
-const INSIDE_EDGES: EdgeIntervals = [
+/** The parts of the edge hours inside the range, as SQL (rangeParams' $2 to $5): before and after the whole hours. */
+const INSIDE_EDGES = [
   ['$2::timestamptz', 'least($3::timestamptz, $4::timestamptz)'],
   ['greatest($2::timestamptz, $5::timestamptz, least($3::timestamptz, $4::timestamptz))', '$3::timestamptz'],
-]
+] as const
 
 /**
  * The raw rows (as `x`) of the partial hours at either end of a range, for the keys (`column`: a robot,
  * a session) that the rollups list in those edge hours: index lookups per key, never a scan. Uses the
  * parameters of rangeParams ($2 from, $3 to, $4 and $5 the whole hours, $6 the edge hours) and a `ctx`
- * holding the tenant; goes after `CROSS JOIN LATERAL`. `intervals` are the parts of the edge hours
- * read: by default those inside the range. The raw rows are matched to the tenant by $1, not by ctx: a
+ * holding the tenant; goes after `CROSS JOIN LATERAL`. The raw rows are matched to the tenant by $1, not by ctx: a
  * custom plan then knows the tenant's share of the rows (by ctx, it assumed an average tenant's, which
  * on a table shared with a much bigger tenant overestimated the rows a hundredfold).
  */
-export function partialHourRows(
-  rollups: string,
-  table: string,
-  column: string,
-  intervals: EdgeIntervals = INSIDE_EDGES,
-): string {
+export function partialHourRows(rollups: string, table: string, column: string): string {
   // Two index ranges, before and after the whole hours: one range with the whole hours filtered out
   // lets the planner read every row of the key in between and keep the few it needs.
-  const [before, after] = intervals.map(
+  const [before, after] = INSIDE_EDGES.map(
     ([from, to]) => `SELECT * FROM robot_brain.${table} x
     WHERE x.tenant_id = $1::text AND x.${column} = k.${column}
       AND x.created_at >= ${from} AND x.created_at < ${to}`,
