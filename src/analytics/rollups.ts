@@ -30,20 +30,24 @@ export function personalityRollupCte(inserted: string, sessions: string): string
 )`
 }
 
-// How an upsert adds a batch's figures to an interaction rollup row, hourly or daily alike.
+// How an upsert adds a batch's figures to an interaction rollup row, hourly or daily alike. The batch's
+// sketch entries go before the stored ones: an update that stays on its page then writes to the WAL
+// only the head of the row that changed, not the stored entries at its end (migration 0021).
 const ADD_INTERACTION_FIGURES = `SET events = r.events + excluded.events, successes = r.successes + excluded.successes,
         duration_sum = r.duration_sum + excluded.duration_sum,
         duration_max = greatest(r.duration_max, excluded.duration_max),
-        sketch_entries = robot_brain.sketch_append(r.sketch_entries, excluded.sketch_entries)`
+        sketch_entries = robot_brain.sketch_append(excluded.sketch_entries, r.sketch_entries)`
 
 /**
  * Adds inserted interaction events to interaction_rollups (per hour, robot and type) and to
  * interaction_day_rollups (per UTC day, and per robot or per type): counts, successes, the duration
- * sum and max, and the duration sketch entries (migration 0016), appended to the stored ones, which
+ * sum and max, and the duration sketch entries (migration 0016), added to the stored ones, which
  * costs a concatenation, not a rebuild of the sketch. `inserted` names a CTE returning tenant_id,
- * robot_id, interaction_type, duration_ms, success and created_at. The hourly rows are upserted before
- * the daily ones, each in key order, so concurrent statements lock rollup rows in one order; the
- * tenant's analytics epoch last, and only for events dated before today (UTC).
+ * robot_id, interaction_type, duration_ms, success and created_at. The batch is summed once per hour,
+ * robot and type; the daily rows are sums of those few rows (their entries concatenated, migration
+ * 0021), not a second pass over the events. The hourly rows are upserted before the daily ones, each
+ * in key order, so concurrent statements lock rollup rows in one order; the tenant's analytics epoch
+ * last, and only for events dated before today (UTC).
  */
 export function interactionRollupCte(inserted: string): string {
   return `interaction_cells AS (
@@ -53,14 +57,18 @@ export function interactionRollupCte(inserted: string): string {
   FROM ${inserted}
   GROUP BY 1, 2, 3, 4, 5
 ),
+interaction_hours AS (
+  SELECT tenant_id, hour, robot_id, interaction_type, sum(n)::bigint AS n, sum(ok)::bigint AS ok,
+         sum(total)::bigint AS total, max(top) AS top, array_agg(robot_brain.sketch_entry(idx, n)) AS entries
+  FROM interaction_cells
+  GROUP BY 1, 2, 3, 4
+),
 interaction_rollup AS (
   INSERT INTO robot_brain.interaction_rollups AS r
     (tenant_id, hour, robot_id, interaction_type, events, successes, duration_sum, duration_max, sketch,
      sketch_entries)
-  SELECT tenant_id, hour, robot_id, interaction_type, sum(n), sum(ok), sum(total), max(top), '{}'::jsonb,
-         array_agg(robot_brain.sketch_entry(idx, n))
-  FROM interaction_cells
-  GROUP BY 1, 2, 3, 4
+  SELECT tenant_id, hour, robot_id, interaction_type, n, ok, total, top, '{}'::jsonb, entries
+  FROM interaction_hours
   ORDER BY 1, 2, 3, 4
   ON CONFLICT (tenant_id, hour, robot_id, interaction_type) DO UPDATE
     ${ADD_INTERACTION_FIGURES}
@@ -69,15 +77,10 @@ interaction_rollup AS (
 interaction_day_rollup AS (
   INSERT INTO robot_brain.interaction_day_rollups AS r
     (tenant_id, dim, day, key, events, successes, duration_sum, duration_max, sketch_entries)
-  SELECT tenant_id, dim, day, key, sum(n), sum(ok), sum(total), max(top),
-         array_agg(robot_brain.sketch_entry(idx, n))
-  FROM (
-    SELECT c.tenant_id, d.dim, date_trunc('day', c.hour, 'UTC') AS day, d.key, c.idx, sum(c.n)::bigint AS n,
-           sum(c.ok) AS ok, sum(c.total) AS total, max(c.top) AS top
-    FROM interaction_cells c
-    CROSS JOIN LATERAL (VALUES ('r'::"char", c.robot_id), ('t'::"char", c.interaction_type)) d(dim, key)
-    GROUP BY 1, 2, 3, 4, 5
-  ) b
+  SELECT h.tenant_id, d.dim, date_trunc('day', h.hour, 'UTC'), d.key, sum(h.n), sum(h.ok), sum(h.total),
+         max(h.top), robot_brain.sketch_cat(h.entries)
+  FROM interaction_hours h
+  CROSS JOIN LATERAL (VALUES ('r'::"char", h.robot_id), ('t'::"char", h.interaction_type)) d(dim, key)
   WHERE (SELECT count(*) FROM interaction_rollup) >= 0
   GROUP BY 1, 2, 3, 4
   ORDER BY 1, 2, 3, 4
@@ -90,7 +93,7 @@ interaction_day_rollup AS (
 -- those answers for every reader from the moment the events are visible. Last, after the rollup rows.
 interaction_epoch AS (
   INSERT INTO robot_brain.analytics_epochs AS e (tenant_id, epoch)
-  SELECT DISTINCT tenant_id, 1::bigint FROM interaction_cells
+  SELECT DISTINCT tenant_id, 1::bigint FROM interaction_hours
   WHERE hour < date_trunc('day', now(), 'UTC') AND (SELECT count(*) FROM interaction_day_rollup) >= 0
   ON CONFLICT (tenant_id) DO UPDATE SET epoch = e.epoch + 1
   RETURNING 1

@@ -177,7 +177,8 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
   it('keeps sketches exact and bounded when many batches reach one hour and day (compaction)', async () => {
     const s = t.store.tenant('many')
     // 40 batches of 100 distinct durations from 1 ms to about 17 minutes: about 4,000 sketch entries
-    // appended to one hourly and one daily row per key, past the 896 that trigger compaction.
+    // appended to one hourly and one daily row per key, past the 896 that trigger
+    // compaction of a sketch of more than 440 buckets (migration 0021).
     for (let b = 0; b < 40; b++) {
       await s.recordInteractions(
         Array.from({ length: 100 }, (_, i) => ({
@@ -217,6 +218,41 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
           expect(Math.abs((figures?.durationMs[q] ?? Number.NaN) - want)).toBeLessThanOrEqual(0.01 * want)
         }
       }
+    }
+  })
+
+  it('keeps the rows of a sketch of fewer than 440 buckets under 440 entries, exact', async () => {
+    const s = t.store.tenant('narrow')
+    // 30 batches of 60 durations from 100 to 1,000 ms (about 120 buckets): 1,800 entries appended.
+    for (let b = 0; b < 30; b++) {
+      await s.recordInteractions(
+        Array.from({ length: 60 }, (_, i) => ({
+          robotId: 'solo',
+          interactionType: 'beep',
+          durationMs: 100 + (((b * 60 + i) * 7919) % 901),
+          success: i % 3 !== 0,
+          id: newId(),
+          createdAt: `2026-03-10T09:${String(i).padStart(2, '0')}:00Z`,
+        })),
+      )
+    }
+    const sizes = await t.ownerQuery<{ n: number }>(
+      `SELECT cardinality(sketch_entries) AS n FROM robot_brain.interaction_rollups WHERE tenant_id = 'narrow'
+       UNION ALL
+       SELECT cardinality(sketch_entries) FROM robot_brain.interaction_day_rollups WHERE tenant_id = 'narrow'`,
+    )
+    expect(sizes).toHaveLength(3)
+    for (const { n } of sizes) expect(n).toBeLessThanOrEqual(440)
+    const got = await s.analytics.interactions({ from: FROM, to: TO, groupBy: 'robotId' })
+    const raw = await rawInteractions(t, 'narrow', FROM, TO, null, 'robot_id')
+    expect([got.groups[0]?.count, got.groups[0]?.successes, got.groups[0]?.durationMs.max]).toEqual([
+      raw[0]?.count,
+      raw[0]?.successes,
+      raw[0]?.max,
+    ])
+    for (const q of ['p50', 'p95', 'p99'] as const) {
+      const want = raw[0]?.[q] as number
+      expect(Math.abs((got.groups[0]?.durationMs[q] ?? Number.NaN) - want)).toBeLessThanOrEqual(0.01 * want)
     }
   })
 
