@@ -9,7 +9,14 @@
 // index on failed events.
 import { type DbPool, type Queryable, withTransaction } from '../db/pool.js'
 import { ANALYTICS_READ, type Dim, EPOCH_CTE, fillClosedDays, QUANTILES } from './closed-days.js'
-import { bucketStart, complementParams, partialHourRows, rangeParams, type TimeRange } from './range.js'
+import {
+  bucketStart,
+  complementParams,
+  partialHourRows,
+  rangeParams,
+  type TimeRange,
+  tailParams,
+} from './range.js'
 import { DenseSketch, type Sketch } from './sketch.js'
 
 export const GROUP_BY = ['robotId', 'interactionType'] as const
@@ -85,9 +92,36 @@ const hourRows = (...intervals: [guard: string, from: string, to: string][]) =>
 // day's ('p') less its hourly rows outside the range and in the edge hour ('x'), plus the raw events
 // of the edge hour inside the range (which bring their sketch in every case): the part of the edge
 // hour outside the range is its hourly row less the part inside, so it is never read raw.
+// $17 to $19 (tailParams in range.ts): where nothing is stored after $3 in the partial end day, that
+// day comes as its daily rows ('d', not closed), and its hours, its complement and the raw rows of
+// its last partial hour are not read.
+/** SQL: the partial end day is not read whole (see `tail` in the query). */
+const NOT_WHOLE = 'NOT (SELECT whole FROM tail)'
+
 const query = (key: string, dim: string) => `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
 ${EPOCH_CTE},
+-- Whether the partial end day ($17) is read whole, as its daily rows: when nothing is stored in it
+-- after $3, neither in a later hour ($18 to $19) nor in the hour of $3 after $3 (raw rows of the
+-- robots that hour's rollups list). Rollups and raw rows are written by one statement, and this reads
+-- one snapshot: what it does not see, no other part of the answer sees.
+tail AS MATERIALIZED (
+  SELECT $17::boolean
+     AND NOT EXISTS (
+       SELECT 1 FROM robot_brain.interaction_rollups r
+       WHERE r.tenant_id = ctx.tenant_id AND r.hour >= $18::timestamptz AND r.hour < $19::timestamptz)
+     AND NOT EXISTS (
+       SELECT 1
+       FROM (SELECT DISTINCT r.robot_id FROM robot_brain.interaction_rollups r
+             WHERE r.tenant_id = ctx.tenant_id AND r.hour = date_trunc('hour', $3::timestamptz, 'UTC')) k
+       CROSS JOIN LATERAL (
+         SELECT 1 FROM robot_brain.robot_interactions x
+         WHERE x.tenant_id = $1::text AND x.robot_id = k.robot_id
+           AND x.created_at >= $3::timestamptz AND x.created_at < $18::timestamptz
+         LIMIT 1
+       ) x) AS whole
+  FROM ctx
+),
 days AS MATERIALIZED (
   SELECT d.day, d.key, d.events, d.successes, d.duration_sum, d.duration_max, d.closed, d.answer,
          CASE WHEN d.answer IS NULL THEN d.sketch_entries::text END AS entries
@@ -130,12 +164,12 @@ FROM (SELECT DISTINCT key FROM days WHERE $9::boolean AND closed) k CROSS JOIN c
 UNION ALL
 SELECT 'h', r.hour, r.${key}, r.events, r.successes, r.duration_sum::float8, r.duration_max,
        nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, NULL, false, NULL
-FROM ctx CROSS JOIN LATERAL ${hourRows(['NOT $15::boolean', '$4', '$7'], ['NOT $16::boolean', '$8', '$5'])}
+FROM ctx CROSS JOIN LATERAL ${hourRows(['NOT $15::boolean', '$4', '$7'], [`NOT $16::boolean AND ${NOT_WHOLE}`, '$8', '$5'])}
 UNION ALL
 -- The whole hours of a complemented partial day: their figures only, added up per day and key.
 SELECT 'h', date_trunc('day', r.hour, 'UTC'), r.${key}, sum(r.events)::bigint, sum(r.successes)::bigint,
        sum(r.duration_sum)::float8, max(r.duration_max), NULL, NULL, NULL, false, NULL
-FROM ctx CROSS JOIN LATERAL ${hourRows(['$15::boolean', '$4', '$7'], ['$16::boolean', '$8', '$5'])}
+FROM ctx CROSS JOIN LATERAL ${hourRows(['$15::boolean', '$4', '$7'], [`$16::boolean AND ${NOT_WHOLE}`, '$8', '$5'])}
 GROUP BY 2, 3
 UNION ALL
 -- The partial hours: raw events of the robots the rollups list in those hours (index lookups), each
@@ -145,7 +179,7 @@ SELECT 'h', hour, key, count(*), count(*) FILTER (WHERE success), sum(duration_m
        NULL::jsonb, NULL, array_agg(robot_brain.sketch_index(duration_ms))::text, false, NULL
 FROM (
   SELECT date_trunc('hour', x.created_at, 'UTC') AS hour, x.${key} AS key, x.duration_ms, x.success
-  FROM ctx CROSS JOIN LATERAL ${partialHourRows('interaction_rollups', 'robot_interactions', 'robot_id')}
+  FROM ctx CROSS JOIN LATERAL ${partialHourRows('interaction_rollups', 'robot_interactions', 'robot_id', NOT_WHOLE)}
 ) e
 GROUP BY 2, 3
 UNION ALL
@@ -158,11 +192,20 @@ FROM ctx CROSS JOIN unnest($14::timestamptz[]) p(day) CROSS JOIN LATERAL (
   WHERE d.tenant_id = ctx.tenant_id AND d.dim = '${dim}' AND d.day = p.day
   OFFSET 0
 ) d
+WHERE p.day <> $8::timestamptz OR ${NOT_WHOLE}
 UNION ALL
 -- ... less its hourly rows outside the range, the edge hour's included ('x'); the raw events of the
 -- edge hour inside the range (above) add that part back.
 SELECT 'x', r.hour, r.${key}, 0, 0, 0, 0, nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, NULL, false, NULL
-FROM ctx CROSS JOIN LATERAL ${hourRows(['true', '$10', '$11'], ['true', '$12', '$13'])}
+FROM ctx CROSS JOIN LATERAL ${hourRows(['true', '$10', '$11'], [NOT_WHOLE, '$12', '$13'])}
+UNION ALL
+-- The partial end day read whole (tail): its daily rows, which hold exactly the part in the range.
+SELECT 'd', d.day, d.key, d.events, d.successes, d.duration_sum::float8, d.duration_max, NULL,
+       d.sketch_entries::text, NULL, false, NULL
+FROM ctx CROSS JOIN LATERAL (
+  SELECT * FROM robot_brain.interaction_day_rollups d
+  WHERE (SELECT whole FROM tail) AND d.tenant_id = ctx.tenant_id AND d.dim = '${dim}' AND d.day = $8::timestamptz
+) d
 ) u`
 
 interface Row {
@@ -274,6 +317,7 @@ export async function interactionStats(
               ...complementParams(range),
               range.complement.start,
               range.complement.end,
+              ...tailParams(range),
             ],
           }),
         ANALYTICS_READ,

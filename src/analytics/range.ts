@@ -157,6 +157,19 @@ export function complementParams(r: TimeRange): unknown[] {
   return [iso(a), iso(b), iso(c), iso(d), days]
 }
 
+/**
+ * The parameters of the end day read whole (interactions): whether the range ends inside a day after
+ * whole days (a partial end day), the end of the hour holding `to`, and the end of the day holding
+ * `to`. Where nothing is stored in that day after `to` (a range ending now, the usual one), the day's
+ * daily row is exactly the part inside the range, figures, max and sketch alike: the query then reads
+ * one row a key for it, not its hours and the raw rows of its last partial hour.
+ */
+export function tailParams(r: TimeRange): unknown[] {
+  const to = r.to.getTime()
+  const partialEndDay = r.dayFrom.getTime() < r.dayTo.getTime() && to > r.dayTo.getTime()
+  return [partialEndDay, new Date(ceilHour(to)).toISOString(), new Date(r.dayTo.getTime() + DAY_MS).toISOString()]
+}
+
 /** The SQL parameters every analytics query takes after the tenant: $2..$7. */
 export function rangeParams(r: TimeRange): unknown[] {
   return [
@@ -183,12 +196,13 @@ const INSIDE_EDGES = [
  * custom plan then knows the tenant's share of the rows (by ctx, it assumed an average tenant's, which
  * on a table shared with a much bigger tenant overestimated the rows a hundredfold).
  */
-export function partialHourRows(rollups: string, table: string, column: string): string {
+export function partialHourRows(rollups: string, table: string, column: string, afterGuard = 'true'): string {
   // Two index ranges, before and after the whole hours: one range with the whole hours filtered out
-  // lets the planner read every row of the key in between and keep the few it needs.
+  // lets the planner read every row of the key in between and keep the few it needs. The one after
+  // is read only where afterGuard (SQL) holds.
   const [before, after] = INSIDE_EDGES.map(
-    ([from, to]) => `SELECT * FROM robot_brain.${table} x
-    WHERE x.tenant_id = $1::text AND x.${column} = k.${column}
+    ([from, to], i) => `SELECT * FROM robot_brain.${table} x
+    WHERE ${i === 0 ? '' : `${afterGuard} AND `}x.tenant_id = $1::text AND x.${column} = k.${column}
       AND x.created_at >= ${from} AND x.created_at < ${to}`,
   )
   return `(

@@ -206,6 +206,42 @@ describe(`analytics (${backend})`, () => {
     }
   })
 
+  it('reads the partial end day whole only when nothing is stored after the range end in that day', async () => {
+    const s = t.store.tenant('tail')
+    const at = (iso: string, robotId: string, durationMs: number): InteractionInput => ({
+      robotId,
+      interactionType: robotId === 'r1' ? 'wave' : 'speak',
+      durationMs,
+      success: durationMs % 3 !== 0,
+      id: newId(),
+      createdAt: iso,
+    })
+    await s.recordInteractions([
+      at('2026-03-08T13:00:00Z', 'r1', 40),
+      at('2026-03-09T07:00:00Z', 'r2', 70),
+      // Day 10: nothing after 11:30; after 08:30 in the same hour (08:50) and in a later hour (11:00).
+      at('2026-03-10T08:05:00Z', 'r1', 120),
+      at('2026-03-10T08:20:00Z', 'r2', 9000),
+      at('2026-03-10T08:50:00Z', 'r1', 30000),
+      at('2026-03-10T11:00:00Z', 'r2', 45000),
+      // Day 11: after 09:20 only in the same hour (09:40, the day's max).
+      at('2026-03-11T09:10:00Z', 'r1', 15),
+      at('2026-03-11T09:40:00Z', 'r2', 60000),
+    ])
+    const ends = [
+      ['2026-03-08T12:00:00Z', '2026-03-10T11:30:00Z'], // read whole: nothing after the end that day
+      ['2026-03-08T12:00:00Z', '2026-03-10T08:30:00Z'], // events after the end, that hour and later
+      ['2026-03-08T12:00:00Z', '2026-03-10T09:00:00Z'], // on the hour; an event in a later hour
+      ['2026-03-09T00:00:00Z', '2026-03-11T09:20:00Z'], // an event after the end in its own hour only
+    ]
+    for (const [from, to] of ends) {
+      for (const bucket of ['day', null] as const) {
+        await expectInteractionsMatch(s, 'tail', from as string, to as string, bucket, 'robotId')
+        await expectInteractionsMatch(s, 'tail', from as string, to as string, bucket, 'interactionType')
+      }
+    }
+  })
+
   it('puts a turn just before midnight UTC in that day and month, whatever offset the range uses', async () => {
     const s = t.store.tenant('edges')
     await s.recordTurn({
