@@ -167,7 +167,11 @@ export function complementParams(r: TimeRange): unknown[] {
 export function tailParams(r: TimeRange): unknown[] {
   const to = r.to.getTime()
   const partialEndDay = r.dayFrom.getTime() < r.dayTo.getTime() && to > r.dayTo.getTime()
-  return [partialEndDay, new Date(ceilHour(to)).toISOString(), new Date(r.dayTo.getTime() + DAY_MS).toISOString()]
+  return [
+    partialEndDay,
+    new Date(ceilHour(to)).toISOString(),
+    new Date(r.dayTo.getTime() + DAY_MS).toISOString(),
+  ]
 }
 
 /** The SQL parameters every analytics query takes after the tenant: $2..$7. */
