@@ -30,13 +30,14 @@ export function personalityRollupCte(inserted: string, sessions: string): string
 )`
 }
 
-// How an upsert adds a batch's figures to an interaction rollup row, hourly or daily alike. The batch's
-// sketch entries go before the stored ones: an update that stays on its page then writes to the WAL
-// only the head of the row that changed, not the stored entries at its end (migration 0021).
+// How an upsert adds a batch's figures to an interaction rollup row, hourly or daily alike: its sketch
+// entries are merged into the stored ones, compacted when the row would grow past what its last
+// compaction allows (robot_brain.sketch_add, migration 0021).
 const ADD_INTERACTION_FIGURES = `SET events = r.events + excluded.events, successes = r.successes + excluded.successes,
         duration_sum = r.duration_sum + excluded.duration_sum,
         duration_max = greatest(r.duration_max, excluded.duration_max),
-        sketch_entries = robot_brain.sketch_append(excluded.sketch_entries, r.sketch_entries)`
+        sketch_entries = robot_brain.sketch_add(excluded.sketch_entries, r.sketch_entries, r.sketch_compacted),
+        sketch_compacted = robot_brain.sketch_add_compacted(excluded.sketch_entries, r.sketch_entries, r.sketch_compacted)`
 
 /**
  * Adds inserted interaction events to interaction_rollups (per hour, robot and type) and to
