@@ -273,6 +273,40 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
     expect(row?.total).toBe(String(4294967295 + 7 + 2))
   })
 
+  // Online: 0021 adds a column to each rollup table, which needs an exclusive lock for an instant. A
+  // writer's open transaction on a rollup table makes it wait at most its 2 s lock timeout and fail
+  // (writers queue behind it no longer than that), and it succeeds once the table is free.
+  it.skipIf(!serverBackend)('migration 0021 gives way to a busy rollup table within 2 s', async () => {
+    const db = await openTestStore('rollups_0021_lock', { migrate: false })
+    try {
+      const owner = db.store.transport.owner
+      const all = loadMigrations()
+      await migrate(owner, {}, all.filter((m) => m.version < 21))
+      const writer = await owner.connect()
+      try {
+        await writer.query('BEGIN')
+        await writer.query(
+          `INSERT INTO robot_brain.interaction_day_rollups (tenant_id, dim, day, key, events, successes, duration_sum, duration_max, sketch_entries)
+           VALUES ('busy', 'r', '2026-03-01T00:00:00Z', 'r1', 1, 1, 5, 5, '{}')`,
+        )
+        const started = Date.now()
+        await expect(migrate(owner, {}, all)).rejects.toThrow(/lock timeout/)
+        expect(Date.now() - started).toBeLessThan(8_000)
+        await writer.query('COMMIT')
+      } finally {
+        writer.release()
+      }
+      await migrate(owner, {}, all)
+      const [row] = await db.ownerQuery<{ n: number }>(
+        `SELECT count(*)::integer AS n FROM information_schema.columns
+         WHERE table_schema = 'robot_brain' AND column_name = 'sketch_compacted'`,
+      )
+      expect(row?.n).toBe(2)
+    } finally {
+      await db.cleanup()
+    }
+  })
+
   it('backfills rows stored before the rollups existed, when the migration runs', async () => {
     const db = await openTestStore('rollups_backfill', { migrate: false })
     try {
