@@ -281,7 +281,11 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
     try {
       const owner = db.store.transport.owner
       const all = loadMigrations()
-      await migrate(owner, {}, all.filter((m) => m.version < 21))
+      await migrate(
+        owner,
+        {},
+        all.filter((m) => m.version < 21),
+      )
       const writer = await owner.connect()
       try {
         await writer.query('BEGIN')
