@@ -2,6 +2,7 @@
 // group-commit queues) on the same sessions, hours and personalities while sessions are deleted; turns
 // updated in place; and the migration's backfill of rows stored before the rollups existed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { InteractionFigures } from '../../src/analytics/interactions.js'
 import { loadMigrations, migrate } from '../../src/db/migrate.js'
 import { newId } from '../../src/store/ids.js'
 import { openStore, type Store } from '../../src/store/store.js'
@@ -10,6 +11,22 @@ import { rawInteractions, rawPersonalities } from './reference.js'
 
 const FROM = '2026-01-01T00:00:00Z'
 const TO = '2026-04-01T00:00:00Z'
+
+/** Counts, successes and max exact, percentiles within 1% of the exact ones of the raw rows. */
+function expectFiguresMatch(
+  figures: InteractionFigures | undefined,
+  raw: Awaited<ReturnType<typeof rawInteractions>>[number] | undefined,
+): void {
+  expect([figures?.count, figures?.successes, figures?.durationMs.max]).toEqual([
+    raw?.count,
+    raw?.successes,
+    raw?.max,
+  ])
+  for (const q of ['p50', 'p95', 'p99'] as const) {
+    const want = raw?.[q] as number
+    expect(Math.abs((figures?.durationMs[q] ?? Number.NaN) - want)).toBeLessThanOrEqual(0.01 * want)
+  }
+}
 
 async function expectExact(t: TestStore, store: Store, tenant: string): Promise<void> {
   const got = await store.analytics.personalities({ from: FROM, to: TO, bucket: 'hour' })
@@ -214,15 +231,7 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
         const g = got.groups[0]
         const figures = bucket ? g?.buckets[0] : g
         expect(got.groups).toHaveLength(1)
-        expect([figures?.count, figures?.successes, figures?.durationMs.max]).toEqual([
-          raw[0]?.count,
-          raw[0]?.successes,
-          raw[0]?.max,
-        ])
-        for (const q of ['p50', 'p95', 'p99'] as const) {
-          const want = raw[0]?.[q] as number
-          expect(Math.abs((figures?.durationMs[q] ?? Number.NaN) - want)).toBeLessThanOrEqual(0.01 * want)
-        }
+        expectFiguresMatch(figures, raw[0])
       }
     }
   })
@@ -251,15 +260,7 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
     for (const { n } of sizes) expect(n).toBeLessThanOrEqual(440)
     const got = await s.analytics.interactions({ from: FROM, to: TO, groupBy: 'robotId' })
     const raw = await rawInteractions(t, 'narrow', FROM, TO, null, 'robot_id')
-    expect([got.groups[0]?.count, got.groups[0]?.successes, got.groups[0]?.durationMs.max]).toEqual([
-      raw[0]?.count,
-      raw[0]?.successes,
-      raw[0]?.max,
-    ])
-    for (const q of ['p50', 'p95', 'p99'] as const) {
-      const want = raw[0]?.[q] as number
-      expect(Math.abs((got.groups[0]?.durationMs[q] ?? Number.NaN) - want)).toBeLessThanOrEqual(0.01 * want)
-    }
+    expectFiguresMatch(got.groups[0], raw[0])
   })
 
   it('compacts a bucket count of 2^32 or more into several entries, losing nothing', async () => {
@@ -343,11 +344,10 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
           const flat = got.groups.flatMap((g) => g.buckets.map((b) => ({ key: g.key, ...b })))
           expect(flat).toHaveLength(raw.length)
           for (const r of raw) {
-            const b = flat.find((x) => x.key === r.key && x.start === r.start)
-            expect([b?.count, b?.successes, b?.durationMs.max]).toEqual([r.count, r.successes, r.max])
-            for (const q of ['p50', 'p95', 'p99'] as const) {
-              expect(Math.abs((b?.durationMs[q] ?? Number.NaN) - r[q])).toBeLessThanOrEqual(0.01 * r[q])
-            }
+            expectFiguresMatch(
+              flat.find((x) => x.key === r.key && x.start === r.start),
+              r,
+            )
           }
         }
       }
