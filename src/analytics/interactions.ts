@@ -9,6 +9,7 @@
 // index on failed events.
 import { type DbPool, type Queryable, withTransaction } from '../db/pool.js'
 import { ANALYTICS_READ, type Dim, EPOCH_CTE, fillClosedDays, QUANTILES } from './closed-days.js'
+import { fillClosedSuffixes } from './closed-suffixes.js'
 import {
   bucketStart,
   complementParams,
@@ -95,8 +96,14 @@ const hourRows = (...intervals: [guard: string, from: string, to: string][]) =>
 // $17 to $19 (tailParams in range.ts): where nothing is stored after $3 in the partial end day, that
 // day comes as its daily rows ('d', not closed), and its hours, its complement and the raw rows of
 // its last partial hour are not read.
+// A complemented partial start day that is closed, with answers ($9), comes instead as its stored
+// suffix from $4 ('s', closed-suffixes.ts): one row a key in place of its 'p' and 'x' rows, with
+// `closed` true only when the suffix holds as many events as the day's hourly rows from $4 (a row
+// missing or stale: the caller fills and reads again).
 /** SQL: the partial end day is not read whole (see `tail` in the query). */
 const NOT_WHOLE = 'NOT (SELECT whole FROM tail)'
+/** SQL: the partial start day comes as its stored suffix (see `suffix` in the query). */
+const SUFFIX = '(SELECT used FROM suffix)'
 
 const query = (key: string, dim: string) => `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
@@ -121,6 +128,17 @@ tail AS MATERIALIZED (
          LIMIT 1
        ) x) AS whole
   FROM ctx
+),
+-- Whether the complemented partial start day ($10) is read as its stored suffix: it is closed.
+suffix AS MATERIALIZED (
+  SELECT $9::boolean AND $15::boolean AND $10::timestamptz < ep.closed_before AS used FROM ep
+),
+-- The figures of the whole hours of a complemented partial start day, per key ($4 to $7).
+start_hours AS MATERIALIZED (
+  SELECT r.${key} AS key, sum(r.events)::bigint AS events, sum(r.successes)::bigint AS successes,
+         sum(r.duration_sum)::float8 AS duration_sum, max(r.duration_max) AS duration_max
+  FROM ctx CROSS JOIN LATERAL ${hourRows(['$15::boolean', '$4', '$7'])}
+  GROUP BY 1
 ),
 days AS MATERIALIZED (
   SELECT d.day, d.key, d.events, d.successes, d.duration_sum, d.duration_max, d.closed, d.answer,
@@ -167,10 +185,25 @@ SELECT 'h', r.hour, r.${key}, r.events, r.successes, r.duration_sum::float8, r.d
 FROM ctx CROSS JOIN LATERAL ${hourRows(['NOT $15::boolean', '$4', '$7'], [`NOT $16::boolean AND ${NOT_WHOLE}`, '$8', '$5'])}
 UNION ALL
 -- The whole hours of a complemented partial day: their figures only, added up per day and key.
+SELECT 'h', $10::timestamptz, f.key, f.events, f.successes, f.duration_sum, f.duration_max,
+       NULL, NULL, NULL, false, NULL
+FROM start_hours f
+UNION ALL
 SELECT 'h', date_trunc('day', r.hour, 'UTC'), r.${key}, sum(r.events)::bigint, sum(r.successes)::bigint,
        sum(r.duration_sum)::float8, max(r.duration_max), NULL, NULL, NULL, false, NULL
-FROM ctx CROSS JOIN LATERAL ${hourRows(['$15::boolean', '$4', '$7'], [`$16::boolean AND ${NOT_WHOLE}`, '$8', '$5'])}
+FROM ctx CROSS JOIN LATERAL ${hourRows([`$16::boolean AND ${NOT_WHOLE}`, '$8', '$5'])}
 GROUP BY 2, 3
+UNION ALL
+-- A closed partial start day's stored suffix ('s'): its sketch, closed when it holds the events of
+-- the hourly rows it stands for.
+SELECT 's', $10::timestamptz, f.key, 0, 0, 0, 0, NULL, s.entries, NULL,
+       coalesce(s.events = f.events, false), NULL
+FROM start_hours f CROSS JOIN ctx CROSS JOIN ep LEFT JOIN LATERAL (
+  SELECT s.events, s.sketch_entries::text AS entries FROM robot_brain.interaction_closed_suffixes s
+  WHERE s.tenant_id = ctx.tenant_id AND s.dim = '${dim}' AND s.key = f.key AND s.since = $4::timestamptz
+    AND s.epoch = ep.epoch
+) s ON true
+WHERE ${SUFFIX}
 UNION ALL
 -- The partial hours: raw events of the robots the rollups list in those hours (index lookups), each
 -- hour and key with the sketch bucket of every event, which the application counts: one aggregation,
@@ -192,12 +225,12 @@ FROM ctx CROSS JOIN unnest($14::timestamptz[]) p(day) CROSS JOIN LATERAL (
   WHERE d.tenant_id = ctx.tenant_id AND d.dim = '${dim}' AND d.day = p.day
   OFFSET 0
 ) d
-WHERE p.day <> $8::timestamptz OR ${NOT_WHOLE}
+WHERE (p.day <> $8::timestamptz OR ${NOT_WHOLE}) AND NOT (p.day = $10::timestamptz AND ${SUFFIX})
 UNION ALL
 -- ... less its hourly rows outside the range, the edge hour's included ('x'); the raw events of the
 -- edge hour inside the range (above) add that part back.
 SELECT 'x', r.hour, r.${key}, 0, 0, 0, 0, nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, NULL, false, NULL
-FROM ctx CROSS JOIN LATERAL ${hourRows(['true', '$10', '$11'], [NOT_WHOLE, '$12', '$13'])}
+FROM ctx CROSS JOIN LATERAL ${hourRows([`NOT ${SUFFIX}`, '$10', '$11'], [NOT_WHOLE, '$12', '$13'])}
 UNION ALL
 -- The partial end day read whole (tail): its daily rows, which hold exactly the part in the range.
 SELECT 'd', d.day, d.key, d.events, d.successes, d.duration_sum::float8, d.duration_max, NULL,
@@ -211,9 +244,10 @@ FROM ctx CROSS JOIN LATERAL (
 interface Row {
   /**
    * 'd' a whole day, 'h' an hour (rollup or raw), 'c' a running sketch of closed days; for a
-   * complemented partial day, 'p' the whole day's sketch and 'x' a sketch outside the range to take away.
+   * complemented partial day, 'p' the whole day's sketch and 'x' a sketch outside the range to take
+   * away, or 's' its stored suffix (a closed start day).
    */
-  kind: 'd' | 'h' | 'c' | 'p' | 'x'
+  kind: 'd' | 'h' | 'c' | 'p' | 'x' | 's'
   /** Epoch milliseconds. */
   t: number
   key: string
@@ -225,7 +259,10 @@ interface Row {
   entries: string | null
   /** Raw events of a partial hour: the sketch bucket of each, as int[] text (one entry per event). */
   buckets: string | null
-  /** 'd': the day is closed (answers may exist); 'c': the end of the range's closed days (else the start). */
+  /**
+   * 'd': the day is closed (answers may exist); 'c': the end of the range's closed days (else the
+   * start); 's': the stored suffix holds the events it stands for (else it is missing or stale).
+   */
   closed: boolean
   /** 'd': the closed day's p50, p95 and p99 from its answer, when it has one (else null). */
   p50: number | null
@@ -327,10 +364,14 @@ export async function interactionStats(
   if (!answersHelp(range)) return (await read(deps.reader, false)) as InteractionGroup[]
   const first = await read(deps.reader, true)
   if (first) return first
-  // Closed days without answers: computed on the primary, which then answers (a replica may not have
-  // them yet); from the daily sketches if a late write voided them meanwhile.
+  // Closed days without answers (or a closed start day without its suffix): computed on the primary,
+  // which then answers (a replica may not have them yet); from the daily sketches if a late write
+  // voided them meanwhile.
   const primary = await deps.writer()
   await deps.retry(() => fillClosedDays(primary, tenant, DIM[groupBy]))
+  if (range.complement.start) {
+    await deps.retry(() => fillClosedSuffixes(primary, tenant, DIM[groupBy], range.wholeFrom))
+  }
   return (await read(primary, true)) ?? ((await read(primary, false)) as InteractionGroup[])
 }
 
@@ -356,6 +397,7 @@ function assemble(rows: Row[], range: TimeRange, answers: boolean): InteractionG
       else k.start = r
       continue
     }
+    if (r.kind === 's' && !r.closed) return null
     const answered = r.kind === 'd' && r.p50 !== null
     if (answers && r.kind === 'd' && r.closed && !answered) return null
     const start = range.bucket ? bucketStart(r.t, range.bucket) : 0

@@ -249,6 +249,73 @@ describe(`analytics (${backend})`, () => {
     await expectInteractionsMatch(s, 'tail', '2026-03-08T12:00:00Z', '2026-03-10T11:30:00Z', 'day', 'robotId')
   })
 
+  it('reads a closed partial start day as its stored suffix, filled again when missing or stale', async () => {
+    const s = t.store.tenant('head')
+    const at = (iso: string, robotId: string, durationMs: number): InteractionInput => ({
+      robotId,
+      interactionType: robotId === 'r1' ? 'wave' : 'speak',
+      durationMs,
+      success: durationMs % 3 !== 0,
+      id: newId(),
+      createdAt: iso,
+    })
+    await s.recordInteractions([
+      // Day 3: two events before the range (05:30), one in its edge hour, two in its whole hours.
+      at('2026-03-03T02:10:00Z', 'r1', 100),
+      at('2026-03-03T04:20:00Z', 'r2', 5000),
+      at('2026-03-03T05:45:00Z', 'r2', 800),
+      at('2026-03-03T07:30:00Z', 'r1', 250),
+      at('2026-03-03T15:00:00Z', 'r2', 30000),
+      at('2026-03-04T10:00:00Z', 'r1', 40),
+      at('2026-03-05T09:00:00Z', 'r2', 70),
+    ])
+    const from = '2026-03-03T05:30:00Z'
+    const to = '2026-03-05T12:00:00Z'
+    const expectAll = async () => {
+      for (const bucket of ['day', null] as const) {
+        await expectInteractionsMatch(s, 'head', from, to, bucket, 'robotId')
+        await expectInteractionsMatch(s, 'head', from, to, bucket, 'interactionType')
+      }
+    }
+    // The stored suffixes from 06:00 of day 3, and whether each is of the tenant's current epoch.
+    const suffixes = () =>
+      t.ownerQuery<{ dim: string; key: string; events: number; current: boolean }>(
+        `SELECT dim, key, events::int AS events,
+                epoch = (SELECT epoch FROM robot_brain.analytics_epochs WHERE tenant_id = 'head') AS current
+         FROM robot_brain.interaction_closed_suffixes
+         WHERE tenant_id = 'head' AND since = '2026-03-03T06:00:00Z' ORDER BY dim, key`,
+      )
+    const rows = (r1: number, wave: number) => [
+      { dim: 'r', key: 'r1', events: r1, current: true },
+      { dim: 'r', key: 'r2', events: 1, current: true },
+      { dim: 't', key: 'speak', events: 1, current: true },
+      { dim: 't', key: 'wave', events: wave, current: true },
+    ]
+    await expectAll()
+    expect(await suffixes()).toEqual(rows(1, 1))
+    // Taken, not only exact: with day 3's daily sketches (which the day less its early hours would
+    // read) moved five buckets up, the answers stay right.
+    const shiftDay3 = (by: number) =>
+      t.ownerQuery(
+        `UPDATE robot_brain.interaction_day_rollups
+         SET sketch_entries = ARRAY(SELECT e + (${by}::bigint << 32) FROM unnest(sketch_entries) e)
+         WHERE tenant_id = 'head' AND day = '2026-03-03T00:00:00Z'`,
+      )
+    await shiftDay3(5)
+    await expectAll()
+    await shiftDay3(-5)
+    // A missing row is filled again before the answer.
+    await t.ownerQuery(
+      `DELETE FROM robot_brain.interaction_closed_suffixes WHERE tenant_id = 'head' AND key IN ('r2', 'wave')`,
+    )
+    await expectAll()
+    expect(await suffixes()).toEqual(rows(1, 1))
+    // A late event in the suffix raises the epoch: the stored rows are stale, and filled again.
+    await s.recordInteractions([at('2026-03-03T20:00:00Z', 'r1', 9000)])
+    await expectAll()
+    expect(await suffixes()).toEqual(rows(2, 2))
+  })
+
   it('puts a turn just before midnight UTC in that day and month, whatever offset the range uses', async () => {
     const s = t.store.tenant('edges')
     await s.recordTurn({

@@ -1,0 +1,52 @@
+// Closed-day suffixes (interaction_closed_suffixes, migration 0022): per robot (or type), the sketch of
+// a closed UTC day's whole hours from a given hour to its end. The partial day at the start of a range
+// (the first day of "the last 30 days") is that suffix plus the raw events of its edge hour: one row a
+// key, instead of the day's sketch less every hourly row before the range. A cache under the tenant's
+// analytics epoch, like the closed-day answers (closed-days.ts); this file fills it, on the primary.
+import type { DbPool } from '../db/pool.js'
+import { type Dim, EPOCH_CTE } from './closed-days.js'
+
+/** Column of each dimension: identifiers from this fixed map, never from input. */
+const KEY_COLUMN: Record<Dim, string> = { r: 'robot_id', t: 'interaction_type' }
+
+// $1 tenant, $2 since (an hour). One statement, so one snapshot: the epoch it stores is the one its
+// hourly rows were read under, and a late write that commits meanwhile leaves the rows stale (of an
+// older epoch, never read), not wrong. Nothing is stored unless since's day is closed. Hourly rows
+// merged before migration 0016 hold a jsonb sketch too: its buckets join the entries. The tenant's
+// rows filled more than a day ago go in the same statement: a range starting at `since` is asked for
+// within the hour, so the table holds about a day of them.
+const FILL = (dim: Dim) => `
+WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
+${EPOCH_CTE},
+pruned AS (
+  DELETE FROM robot_brain.interaction_closed_suffixes s
+  USING ctx WHERE s.tenant_id = ctx.tenant_id AND s.filled_at < now() - interval '1 day'
+)
+INSERT INTO robot_brain.interaction_closed_suffixes AS s (tenant_id, dim, key, since, epoch, events, sketch_entries)
+SELECT ctx.tenant_id, '${dim}', h.key, $2::timestamptz, ep.epoch, sum(h.events)::bigint,
+       robot_brain.sketch_compact(robot_brain.sketch_cat(h.entries))
+FROM ctx CROSS JOIN ep CROSS JOIN LATERAL (
+  SELECT r.${KEY_COLUMN[dim]} AS key, r.events,
+         r.sketch_entries || coalesce((SELECT array_agg(robot_brain.sketch_entry(j.k::integer, j.v::bigint))
+                                       FROM jsonb_each_text(r.sketch) j(k, v)), '{}') AS entries
+  FROM robot_brain.interaction_rollups r
+  WHERE r.tenant_id = ctx.tenant_id AND r.hour >= $2::timestamptz
+    AND r.hour < date_trunc('day', $2::timestamptz, 'UTC') + interval '1 day'
+) h
+WHERE date_trunc('day', $2::timestamptz, 'UTC') < ep.closed_before
+GROUP BY ctx.tenant_id, ep.epoch, h.key
+HAVING sum(h.events) > 0
+ON CONFLICT (tenant_id, dim, key, since) DO UPDATE
+  SET epoch = excluded.epoch, events = excluded.events, sketch_entries = excluded.sketch_entries,
+      filled_at = excluded.filled_at
+  WHERE s.epoch < excluded.epoch`
+
+/**
+ * Stores, for one dimension, the suffix from `since` (an hour) of its closed day for every key with
+ * events in it; returns how many rows were stored. Safe to run concurrently and again: a row of the
+ * same epoch is kept, one of an older epoch replaced.
+ */
+export async function fillClosedSuffixes(db: DbPool, tenant: string, dim: Dim, since: Date): Promise<number> {
+  const { rowCount } = await db.query({ text: FILL(dim), values: [tenant, since.toISOString()] })
+  return rowCount ?? 0
+}
