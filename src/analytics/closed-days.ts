@@ -40,18 +40,19 @@ keys AS (
   ) d
 ),
 last AS (
-  SELECT k.key, c.day, c.run_events, c.run_sketch
+  SELECT k.key, c.day, c.run_events, c.run_sketch, c.run_packed
   FROM keys k CROSS JOIN ctx CROSS JOIN ep CROSS JOIN LATERAL (
-    SELECT c.day, c.run_events, c.run_sketch FROM robot_brain.interaction_closed_days c
+    SELECT c.day, c.run_events, c.run_sketch, c.run_packed FROM robot_brain.interaction_closed_days c
     WHERE c.tenant_id = ctx.tenant_id AND c.dim = $2::"char" AND c.key = k.key AND c.epoch = ep.epoch
     ORDER BY c.day DESC LIMIT 1
   ) c
 )
-SELECT 'l' AS kind, l.key, l.day, l.run_events AS events, 0 AS duration_max, l.run_sketch::text AS entries, ep.epoch
+SELECT 'l' AS kind, l.key, l.day, l.run_events AS events, 0 AS duration_max,
+       CASE WHEN l.run_packed IS NULL THEN l.run_sketch::text END AS entries, l.run_packed AS packed, ep.epoch
 FROM last l CROSS JOIN ep
 UNION ALL
 SELECT * FROM (
-  SELECT 'd', d.key, d.day, d.events, d.duration_max, d.sketch_entries::text, ep.epoch
+  SELECT 'd', d.key, d.day, d.events, d.duration_max, d.sketch_entries::text, NULL::bytea, ep.epoch
   FROM ctx CROSS JOIN ep CROSS JOIN LATERAL (
     SELECT * FROM robot_brain.interaction_day_rollups d
     WHERE d.tenant_id = ctx.tenant_id AND d.dim = $2::"char" AND d.day < ep.closed_before
@@ -62,17 +63,20 @@ SELECT * FROM (
 ) d
 ORDER BY 2, 3`
 
-// Upserts answers; a row of a newer epoch is never overwritten by an older one.
+// Upserts answers; a row of a newer epoch is never overwritten by an older one. The running sketch is
+// stored packed (read by this version) and as int8[] (read by the previous one during an upgrade).
 const SAVE = `
 INSERT INTO robot_brain.interaction_closed_days AS c
-  (tenant_id, dim, key, day, epoch, p50, p95, p99, run_events, run_sketch)
-SELECT ctx.tenant_id, $2::"char", r.key, r.day, $3::bigint, r.p50, r.p95, r.p99, r.run_events, r.run_sketch::bigint[]
+  (tenant_id, dim, key, day, epoch, p50, p95, p99, run_events, run_sketch, run_packed)
+SELECT ctx.tenant_id, $2::"char", r.key, r.day, $3::bigint, r.p50, r.p95, r.p99, r.run_events, r.run_sketch::bigint[],
+       decode(r.run_packed, 'hex')
 FROM (SELECT robot_brain.use_tenant($1) AS tenant_id) ctx
-CROSS JOIN LATERAL unnest($4::text[], $5::timestamptz[], $6::float8[], $7::float8[], $8::float8[], $9::bigint[], $10::text[])
-  AS r(key, day, p50, p95, p99, run_events, run_sketch)
+CROSS JOIN LATERAL unnest($4::text[], $5::timestamptz[], $6::float8[], $7::float8[], $8::float8[], $9::bigint[], $10::text[],
+                          $11::text[])
+  AS r(key, day, p50, p95, p99, run_events, run_sketch, run_packed)
 ON CONFLICT (tenant_id, dim, key, day) DO UPDATE
   SET epoch = excluded.epoch, p50 = excluded.p50, p95 = excluded.p95, p99 = excluded.p99,
-      run_events = excluded.run_events, run_sketch = excluded.run_sketch
+      run_events = excluded.run_events, run_sketch = excluded.run_sketch, run_packed = excluded.run_packed
   WHERE c.epoch < excluded.epoch`
 
 interface PendingRow {
@@ -81,7 +85,9 @@ interface PendingRow {
   day: Date
   events: string
   duration_max: number
-  entries: string
+  entries: string | null
+  /** 'l': the running sketch packed, when stored so (rows from migration 0022 on). */
+  packed: Uint8Array | null
   epoch: string
 }
 
@@ -130,6 +136,7 @@ async function saveAnswers(db: DbPool, tenant: string, dim: Dim, rows: PendingRo
     p99: [] as number[],
     runEvents: [] as string[],
     run: [] as string[],
+    packed: [] as string[],
   })
   let out = empty()
   const flush = async () => {
@@ -137,7 +144,19 @@ async function saveAnswers(db: DbPool, tenant: string, dim: Dim, rows: PendingRo
     await db.query({
       name: 'rb_analytics_closed_days_save',
       text: SAVE,
-      values: [tenant, dim, epoch, out.key, out.day, out.p50, out.p95, out.p99, out.runEvents, out.run],
+      values: [
+        tenant,
+        dim,
+        epoch,
+        out.key,
+        out.day,
+        out.p50,
+        out.p95,
+        out.p99,
+        out.runEvents,
+        out.run,
+        out.packed,
+      ],
     })
     out = empty()
   }
@@ -154,6 +173,7 @@ async function saveAnswers(db: DbPool, tenant: string, dim: Dim, rows: PendingRo
     }
     if (r.kind === 'l') {
       run.addEntries(r.entries)
+      run.addPacked(r.packed)
       runEvents = Number(r.events)
       continue
     }
@@ -169,6 +189,7 @@ async function saveAnswers(db: DbPool, tenant: string, dim: Dim, rows: PendingRo
     out.p99.push(p99 ?? 0)
     out.runEvents.push(String(runEvents))
     out.run.push(run.entriesText())
+    out.packed.push(run.packedHex())
     stored++
     if (out.key.length >= CHUNK) await flush()
   }

@@ -22,9 +22,9 @@ pruned AS (
   DELETE FROM robot_brain.interaction_closed_suffixes s
   USING ctx WHERE s.tenant_id = ctx.tenant_id AND s.filled_at < now() - interval '1 day'
 )
-INSERT INTO robot_brain.interaction_closed_suffixes AS s (tenant_id, dim, key, since, epoch, events, sketch_entries)
+INSERT INTO robot_brain.interaction_closed_suffixes AS s (tenant_id, dim, key, since, epoch, events, sketch)
 SELECT ctx.tenant_id, '${dim}', h.key, $2::timestamptz, ep.epoch, sum(h.events)::bigint,
-       robot_brain.sketch_compact(robot_brain.sketch_cat(h.entries))
+       robot_brain.sketch_pack(robot_brain.sketch_compact(robot_brain.sketch_cat(h.entries)))
 FROM ctx CROSS JOIN ep CROSS JOIN LATERAL (
   SELECT r.${KEY_COLUMN[dim]} AS key, r.events,
          r.sketch_entries || coalesce((SELECT array_agg(robot_brain.sketch_entry(j.k::integer, j.v::bigint))
@@ -37,7 +37,7 @@ WHERE date_trunc('day', $2::timestamptz, 'UTC') < ep.closed_before
 GROUP BY ctx.tenant_id, ep.epoch, h.key
 HAVING sum(h.events) > 0
 ON CONFLICT (tenant_id, dim, key, since) DO UPDATE
-  SET epoch = excluded.epoch, events = excluded.events, sketch_entries = excluded.sketch_entries,
+  SET epoch = excluded.epoch, events = excluded.events, sketch = excluded.sketch,
       filled_at = excluded.filled_at
   WHERE s.epoch < excluded.epoch`
 

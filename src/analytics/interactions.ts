@@ -85,7 +85,8 @@ const hourRows = (...intervals: [guard: string, from: string, to: string][]) =>
 // closed day of the range that has one comes without its sketch but with its percentiles, and each key
 // adds ('c') the running sketches of its last answered day in the range and of its last answered day
 // before it: their difference is the sketch of those closed days. Sketches come back as text (entries,
-// and the jsonb of hours merged before migration 0016), parsed and added in the application.
+// and the jsonb of hours merged before migration 0016), or as bytes where a cache stores them packed
+// (migration 0022), parsed and added in the application.
 // The answer of a day is a subquery in the select list, not a join: a join would let the planner
 // equate the tenant of every table with the row-security expression and read a table before ctx has
 // set the tenant. $10 to $16 are the partial days' complements (complementParams in range.ts): the
@@ -161,45 +162,47 @@ days AS MATERIALIZED (
 -- Times as epoch milliseconds and an answer as three numbers: a month by robot is a thousand rows,
 -- and parsing their dates and arrays was a tenth of the answer's time in the application.
 SELECT u.kind, date_part('epoch', u.t) * 1000 AS t, u.key, u.events, u.successes, u.duration_sum, u.duration_max,
-       u.sketch, u.entries, u.buckets, u.closed, u.answer[1] AS p50, u.answer[2] AS p95, u.answer[3] AS p99
+       u.sketch, u.entries, u.buckets, u.closed, u.answer[1] AS p50, u.answer[2] AS p95, u.answer[3] AS p99, u.packed
 FROM (
 SELECT 'd' AS kind, d.day AS t, d.key, d.events, d.successes, d.duration_sum::float8 AS duration_sum, d.duration_max,
-       NULL::jsonb AS sketch, d.entries, NULL::text AS buckets, d.closed, d.answer
+       NULL::jsonb AS sketch, d.entries, NULL::text AS buckets, d.closed, d.answer, NULL::bytea AS packed
 FROM days d
 UNION ALL
-SELECT 'c', c.day, k.key, c.run_events, 0, 0, 0, NULL, c.run_sketch::text, NULL, c.day >= $7::timestamptz, NULL
+SELECT 'c', c.day, k.key, c.run_events, 0, 0, 0, NULL, c.run_sketch, NULL, c.day >= $7::timestamptz, NULL, c.run_packed
 FROM (SELECT DISTINCT key FROM days WHERE $9::boolean AND closed) k CROSS JOIN ctx CROSS JOIN ep CROSS JOIN LATERAL (
-  (SELECT c.day, c.run_events, c.run_sketch FROM robot_brain.interaction_closed_days c
+  (SELECT c.day, c.run_events, CASE WHEN c.run_packed IS NULL THEN c.run_sketch::text END AS run_sketch, c.run_packed
+   FROM robot_brain.interaction_closed_days c
    WHERE c.tenant_id = ctx.tenant_id AND c.dim = '${dim}' AND c.key = k.key AND c.epoch = ep.epoch
      AND c.day >= $7::timestamptz AND c.day < least($8::timestamptz, ep.closed_before)
    ORDER BY c.day DESC LIMIT 1)
   UNION ALL
-  (SELECT c.day, c.run_events, c.run_sketch FROM robot_brain.interaction_closed_days c
+  (SELECT c.day, c.run_events, CASE WHEN c.run_packed IS NULL THEN c.run_sketch::text END, c.run_packed
+   FROM robot_brain.interaction_closed_days c
    WHERE c.tenant_id = ctx.tenant_id AND c.dim = '${dim}' AND c.key = k.key AND c.epoch = ep.epoch
      AND c.day < $7::timestamptz
    ORDER BY c.day DESC LIMIT 1)
 ) c
 UNION ALL
 SELECT 'h', r.hour, r.${key}, r.events, r.successes, r.duration_sum::float8, r.duration_max,
-       nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, NULL, false, NULL
+       nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, NULL, false, NULL, NULL
 FROM ctx CROSS JOIN LATERAL ${hourRows(['NOT $15::boolean', '$4', '$7'], [`NOT $16::boolean AND ${NOT_WHOLE}`, '$8', '$5'])}
 UNION ALL
 -- The whole hours of a complemented partial day: their figures only, added up per day and key.
 SELECT 'h', $10::timestamptz, f.key, f.events, f.successes, f.duration_sum, f.duration_max,
-       NULL, NULL, NULL, false, NULL
+       NULL, NULL, NULL, false, NULL, NULL
 FROM start_hours f
 UNION ALL
 SELECT 'h', date_trunc('day', r.hour, 'UTC'), r.${key}, sum(r.events)::bigint, sum(r.successes)::bigint,
-       sum(r.duration_sum)::float8, max(r.duration_max), NULL, NULL, NULL, false, NULL
+       sum(r.duration_sum)::float8, max(r.duration_max), NULL, NULL, NULL, false, NULL, NULL
 FROM ctx CROSS JOIN LATERAL ${hourRows([`$16::boolean AND ${NOT_WHOLE}`, '$8', '$5'])}
 GROUP BY 2, 3
 UNION ALL
 -- A closed partial start day's stored suffix ('s'): its sketch, closed when it holds the events of
 -- the hourly rows it stands for.
-SELECT 's', $10::timestamptz, f.key, 0, 0, 0, 0, NULL, s.entries, NULL,
-       coalesce(s.events = f.events, false), NULL
+SELECT 's', $10::timestamptz, f.key, 0, 0, 0, 0, NULL, NULL, NULL,
+       coalesce(s.events = f.events, false), NULL, s.sketch
 FROM start_hours f CROSS JOIN ctx CROSS JOIN ep LEFT JOIN LATERAL (
-  SELECT s.events, s.sketch_entries::text AS entries FROM robot_brain.interaction_closed_suffixes s
+  SELECT s.events, s.sketch FROM robot_brain.interaction_closed_suffixes s
   WHERE s.tenant_id = ctx.tenant_id AND s.dim = '${dim}' AND s.key = f.key AND s.since = $4::timestamptz
     AND s.epoch = ep.epoch
 ) s ON true
@@ -209,7 +212,7 @@ UNION ALL
 -- hour and key with the sketch bucket of every event, which the application counts: one aggregation,
 -- not one per bucket and then one of entries (an edge hour holds thousands of events).
 SELECT 'h', hour, key, count(*), count(*) FILTER (WHERE success), sum(duration_ms)::float8, max(duration_ms),
-       NULL::jsonb, NULL, array_agg(robot_brain.sketch_index(duration_ms))::text, false, NULL
+       NULL::jsonb, NULL, array_agg(robot_brain.sketch_index(duration_ms))::text, false, NULL, NULL
 FROM (
   SELECT date_trunc('hour', x.created_at, 'UTC') AS hour, x.${key} AS key, x.duration_ms, x.success
   FROM ctx CROSS JOIN LATERAL ${partialHourRows('interaction_rollups', 'robot_interactions', 'robot_id', NOT_WHOLE)}
@@ -217,7 +220,7 @@ FROM (
 GROUP BY 2, 3
 UNION ALL
 -- Complemented partial days: the day's sketch ('p') ...
-SELECT 'p', d.day, d.key, 0, 0, 0, 0, NULL, d.sketch_entries::text, NULL, false, NULL
+SELECT 'p', d.day, d.key, 0, 0, 0, 0, NULL, d.sketch_entries::text, NULL, false, NULL, NULL
 FROM ctx CROSS JOIN unnest($14::timestamptz[]) p(day) CROSS JOIN LATERAL (
   -- One index lookup a day (not flattened into a join): with "day = ANY ($14)", or as a join, the
   -- planner read every day of the key under row-level security and filtered.
@@ -229,12 +232,12 @@ WHERE (p.day <> $8::timestamptz OR ${NOT_WHOLE}) AND NOT (p.day = $10::timestamp
 UNION ALL
 -- ... less its hourly rows outside the range, the edge hour's included ('x'); the raw events of the
 -- edge hour inside the range (above) add that part back.
-SELECT 'x', r.hour, r.${key}, 0, 0, 0, 0, nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, NULL, false, NULL
+SELECT 'x', r.hour, r.${key}, 0, 0, 0, 0, nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, NULL, false, NULL, NULL
 FROM ctx CROSS JOIN LATERAL ${hourRows([`NOT ${SUFFIX}`, '$10', '$11'], [NOT_WHOLE, '$12', '$13'])}
 UNION ALL
 -- The partial end day read whole (tail): its daily rows, which hold exactly the part in the range.
 SELECT 'd', d.day, d.key, d.events, d.successes, d.duration_sum::float8, d.duration_max, NULL,
-       d.sketch_entries::text, NULL, false, NULL
+       d.sketch_entries::text, NULL, false, NULL, NULL
 FROM ctx CROSS JOIN LATERAL (
   SELECT * FROM robot_brain.interaction_day_rollups d
   WHERE (SELECT whole FROM tail) AND d.tenant_id = ctx.tenant_id AND d.dim = '${dim}' AND d.day = $8::timestamptz
@@ -259,6 +262,8 @@ interface Row {
   entries: string | null
   /** Raw events of a partial hour: the sketch bucket of each, as int[] text (one entry per event). */
   buckets: string | null
+  /** 'c' and 's': the sketch packed (sketch.ts), where it is stored so ('c' rows before migration 0022 come as `entries`). */
+  packed: Uint8Array | null
   /**
    * 'd': the day is closed (answers may exist); 'c': the end of the range's closed days (else the
    * start); 's': the stored suffix holds the events it stands for (else it is missing or stale).
@@ -291,6 +296,7 @@ class Accumulated {
     this.durationMax = Math.max(this.durationMax, r.duration_max)
     const sign = r.kind === 'x' ? -1 : 1
     if (r.entries) this.sketch.addEntries(r.entries, sign)
+    if (r.packed) this.sketch.addPacked(r.packed, sign)
     if (r.buckets) this.sketch.addBuckets(r.buckets, sign)
     if (r.sketch) this.sketch.addObject(r.sketch, sign)
   }
@@ -421,7 +427,9 @@ function assemble(rows: Row[], range: TimeRange, answers: boolean): InteractionG
       // added straight into the key's total (still empty here), so that it must hold their events.
       if (!k.end) return null
       total.sketch.addEntries(k.end.entries)
+      total.sketch.addPacked(k.end.packed)
       total.sketch.addEntries(k.start?.entries ?? null, -1)
+      total.sketch.addPacked(k.start?.packed ?? null, -1)
       if (Number(k.end.events) - Number(k.start?.events ?? 0) !== k.answeredEvents) return null
       if (total.sketch.total !== k.answeredEvents) return null
     }

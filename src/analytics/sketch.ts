@@ -3,10 +3,13 @@
 // month is the sum of its days without touching raw rows. The bucket of a duration is computed in SQL
 // (robot_brain.sketch_index, migration 0006) with the same constants; this file reads sketches back.
 //
-// Stored forms: a jsonb object bucket -> count (hourly rows merged before migration 0016), and sketch
-// entries, an int8 array of (bucket + 1) << 32 | count in any order (migration 0016). Both are read
-// as text and added into a DenseSketch here: merging hundreds of sketches costs a few array additions
-// in the application instead of expanding every entry into a row in SQL.
+// Stored forms: a jsonb object bucket -> count (hourly rows merged before migration 0016), sketch
+// entries, an int8 array of (bucket + 1) << 32 | count in any order (migration 0016), and the same
+// entries packed as bytea, eight bytes each, big-endian (what int8send gives; the caches of migration
+// 0022). The first two are read as text and the last as bytes, and all are added into a DenseSketch
+// here: merging hundreds of sketches costs a few array additions in the application instead of
+// expanding every entry into a row in SQL. A packed sketch costs the server a copy, not a number
+// formatted per entry, and the application a read of two integers, not of thirteen digits.
 
 /**
  * Relative accuracy. 0.95% rather than 1%, so floating point at bucket edges can never push an
@@ -72,6 +75,15 @@ export class DenseSketch {
     }
   }
 
+  /** Adds (or, with sign -1, takes away) packed sketch entries (bytea: eight bytes each, big-endian). */
+  addPacked(bytes: Uint8Array | null, sign: 1 | -1 = 1): void {
+    if (!bytes) return
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    for (let i = 0; i + 8 <= bytes.byteLength; i += 8) {
+      this.add(view.getUint32(i), sign * view.getUint32(i + 4))
+    }
+  }
+
   /**
    * Adds (or takes away) one duration per bucket index in the text form of an int[] ("{3,-1,3,...}"),
    * as robot_brain.sketch_index computed them for raw events: the bucket comes from SQL, so a raw event
@@ -130,6 +142,21 @@ export class DenseSketch {
       }
     }
     return `{${out.join(',')}}`
+  }
+
+  /** The sketch as packed entries (see addPacked), compacted as entriesText, in hex for SQL's decode(…, 'hex'). */
+  packedHex(): string {
+    const parts: string[] = []
+    const c = this.counts
+    for (let slot = 0; slot < c.length; slot++) {
+      let n = c[slot] as number
+      while (n > 0) {
+        const part = Math.min(n, TWO_32 - 1)
+        parts.push(slot.toString(16).padStart(8, '0'), part.toString(16).padStart(8, '0'))
+        n -= part
+      }
+    }
+    return parts.join('')
   }
 
   /**

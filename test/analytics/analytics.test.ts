@@ -518,6 +518,36 @@ describe(`analytics (${backend})`, () => {
     expect(await answers()).toEqual(whole)
     // Nothing left to do: a second fill stores nothing.
     expect(await fillClosedDays(pool, 'acme', 't', 7)).toBe(0)
+    // Each running sketch is stored twice, packed as robot_brain.sketch_pack packs its int8[] form.
+    const differ = await t.ownerQuery<{ n: number }>(
+      `SELECT count(*)::int AS n FROM robot_brain.interaction_closed_days
+       WHERE tenant_id = 'acme' AND run_packed IS DISTINCT FROM robot_brain.sketch_pack(run_sketch)`,
+    )
+    expect(differ[0]?.n).toBe(0)
+    // Rows stored before migration 0022 (nothing packed) are read in their int8[] form, and kept.
+    await t.ownerQuery(
+      `UPDATE robot_brain.interaction_closed_days SET run_packed = NULL WHERE tenant_id = 'acme'`,
+    )
+    await expectInteractionsMatch(
+      a,
+      'acme',
+      '2026-02-03T00:00:00Z',
+      '2026-03-01T00:00:00Z',
+      'day',
+      'interactionType',
+    )
+    await expectInteractionsMatch(
+      a,
+      'acme',
+      '2026-02-03T00:00:00Z',
+      '2026-03-01T00:00:00Z',
+      null,
+      'interactionType',
+    )
+    const unpacked = await t.ownerQuery<{ n: number }>(
+      `SELECT count(*)::int AS n FROM robot_brain.interaction_closed_days WHERE tenant_id = 'acme' AND run_packed IS NULL`,
+    )
+    expect(unpacked[0]?.n).toBe(atOnce)
   })
 
   it('rejects bad input with an error naming the field', async () => {

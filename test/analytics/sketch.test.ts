@@ -40,6 +40,32 @@ describe('DenseSketch', () => {
     })
   })
 
+  it('packs to the bytes int8send gives its entries, and reads them back, a count past 2^32 split', () => {
+    const s = new DenseSketch()
+    s.addEntries(`{${entry(0, 5)},${entry(3, 2)},${entry(60_000, 1)},${entry(3, 1)}}`)
+    s.addEntries(`{${entry(250, 4294967295)},${entry(250, 7)}}`)
+    const hex = s.packedHex()
+    // Big-endian int8 of each compacted entry, in bucket order: what robot_brain.sketch_pack stores.
+    const want = s
+      .entriesText()
+      .slice(1, -1)
+      .split(',')
+      .map((e) => BigInt(e).toString(16).padStart(16, '0'))
+      .join('')
+    expect(hex).toBe(want)
+    expect(hex.length).toBe(16 * 5)
+    const back = new DenseSketch()
+    back.addPacked(Buffer.from(hex, 'hex'))
+    expect(back.entriesText()).toBe(s.entriesText())
+    // Taken away, from a view into a larger buffer (as a driver may hand it over): empty again.
+    const bigger = Buffer.concat([Buffer.from('ff', 'hex'), Buffer.from(hex, 'hex')])
+    back.addPacked(bigger.subarray(1), -1)
+    expect(back.total).toBe(0)
+    expect(back.entriesText()).toBe('{}')
+    back.addPacked(null)
+    expect(back.total).toBe(0)
+  })
+
   it('is empty without entries, and grows for a bucket past its first slots', () => {
     const s = new DenseSketch()
     s.addEntries('{}')
