@@ -41,14 +41,22 @@ const INITIAL_SLOTS = 1200
 export class DenseSketch {
   counts = new Float64Array(INITIAL_SLOTS)
   total = 0
+  /**
+   * One past the highest slot ever added to: merges and quantiles stop there. Durations of up to a
+   * minute use about 580 of the 1,200 slots, and a 30-day answer merges and reads hundreds of sketches.
+   */
+  end = 0
 
   private add(slot: number, n: number): void {
-    if (slot >= this.counts.length) {
-      const grown = new Float64Array(Math.max(slot + 1, this.counts.length * 2))
-      grown.set(this.counts)
-      this.counts = grown
+    if (slot >= this.end) {
+      if (slot >= this.counts.length) {
+        const grown = new Float64Array(Math.max(slot + 1, this.counts.length * 2))
+        grown.set(this.counts)
+        this.counts = grown
+      }
+      this.end = slot + 1
     }
-    this.counts[slot] = (this.counts[slot] ?? 0) + n
+    this.counts[slot] = (this.counts[slot] as number) + n
     this.total += n
   }
 
@@ -78,9 +86,18 @@ export class DenseSketch {
   /** Adds (or, with sign -1, takes away) packed sketch entries (bytea: eight bytes each, big-endian). */
   addPacked(bytes: Uint8Array | null, sign: 1 | -1 = 1): void {
     if (!bytes) return
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    for (let i = 0; i + 8 <= bytes.byteLength; i += 8) {
-      this.add(view.getUint32(i), sign * view.getUint32(i + 4))
+    const b = bytes
+    for (let i = 0; i + 8 <= b.length; i += 8) {
+      // Bytes read one by one: a DataView made per sketch cost more than the reads.
+      const slot =
+        ((b[i] as number) << 24) |
+        ((b[i + 1] as number) << 16) |
+        ((b[i + 2] as number) << 8) |
+        (b[i + 3] as number)
+      const n =
+        (b[i + 4] as number) * 16777216 +
+        (((b[i + 5] as number) << 16) | ((b[i + 6] as number) << 8) | (b[i + 7] as number))
+      this.add(slot >>> 0, sign * n)
     }
   }
 
@@ -119,10 +136,10 @@ export class DenseSketch {
 
   /** Adds (or, with sign -1, takes away: both are sums of whole sketches, so counts stay exact) another sketch. */
   addSketch(other: DenseSketch, sign: 1 | -1 = 1): void {
-    if (other.counts.length > this.counts.length) this.add(other.counts.length - 1, 0)
+    if (other.end > this.end) this.add(other.end - 1, 0)
     const src = other.counts
     const dst = this.counts
-    for (let i = 0; i < src.length; i++) {
+    for (let i = 0; i < other.end; i++) {
       const n = src[i] as number
       if (n !== 0) dst[i] = (dst[i] as number) + sign * n
     }
@@ -133,7 +150,7 @@ export class DenseSketch {
   entriesText(): string {
     const out: string[] = []
     const c = this.counts
-    for (let slot = 0; slot < c.length; slot++) {
+    for (let slot = 0; slot < this.end; slot++) {
       let n = c[slot] as number
       while (n > 0) {
         const part = Math.min(n, TWO_32 - 1)
@@ -148,7 +165,7 @@ export class DenseSketch {
   packedHex(): string {
     const parts: string[] = []
     const c = this.counts
-    for (let slot = 0; slot < c.length; slot++) {
+    for (let slot = 0; slot < this.end; slot++) {
       let n = c[slot] as number
       while (n > 0) {
         const part = Math.min(n, TWO_32 - 1)
@@ -171,7 +188,7 @@ export class DenseSketch {
     let next = 0
     const order = ranks.map((r, i) => [r, i] as const).sort((a, b) => a[0] - b[0])
     const c = this.counts
-    for (let slot = 0; slot < c.length && next < order.length; slot++) {
+    for (let slot = 0; slot < this.end && next < order.length; slot++) {
       const n = c[slot] as number
       if (n === 0) continue
       seen += n
