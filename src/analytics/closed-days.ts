@@ -65,6 +65,7 @@ ORDER BY 2, 3`
 
 // Upserts answers; a row of a newer epoch is never overwritten by an older one. The running sketch is
 // stored packed (read by this version) and as int8[] (read by the previous one during an upgrade).
+// Runs after ANSWER_DAYS, in its transaction.
 const SAVE = `
 INSERT INTO robot_brain.interaction_closed_days AS c
   (tenant_id, dim, key, day, epoch, p50, p95, p99, run_events, run_sketch, run_packed)
@@ -78,6 +79,17 @@ ON CONFLICT (tenant_id, dim, key, day) DO UPDATE
   SET epoch = excluded.epoch, p50 = excluded.p50, p95 = excluded.p95, p99 = excluded.p99,
       run_events = excluded.run_events, run_sketch = excluded.run_sketch, run_packed = excluded.run_packed
   WHERE c.epoch < excluded.epoch`
+
+// The same answers on the daily rows (migration 0022), where the interaction query reads them without
+// a probe a day; never over an answer of a newer epoch. After use_tenant in the same transaction: an
+// UPDATE joined to its input would otherwise let the planner read the table under row-level security
+// before the tenant is set. $1 tenant, $2 dim, $3 epoch, $4 keys, $5 days, $6 to $8 percentiles.
+const ANSWER_DAYS = `
+UPDATE robot_brain.interaction_day_rollups d
+SET day_answer = ARRAY[r.p50, r.p95, r.p99], day_answer_epoch = $3::bigint
+FROM unnest($4::text[], $5::timestamptz[], $6::float8[], $7::float8[], $8::float8[]) AS r(key, day, p50, p95, p99)
+WHERE d.tenant_id = $1::text AND d.dim = $2::"char" AND d.key = r.key AND d.day = r.day
+  AND (d.day_answer_epoch IS NULL OR d.day_answer_epoch < $3::bigint)`
 
 interface PendingRow {
   kind: 'l' | 'd'
@@ -141,22 +153,30 @@ async function saveAnswers(db: DbPool, tenant: string, dim: Dim, rows: PendingRo
   let out = empty()
   const flush = async () => {
     if (out.key.length === 0) return
-    await db.query({
-      name: 'rb_analytics_closed_days_save',
-      text: SAVE,
-      values: [
-        tenant,
-        dim,
-        epoch,
-        out.key,
-        out.day,
-        out.p50,
-        out.p95,
-        out.p99,
-        out.runEvents,
-        out.run,
-        out.packed,
-      ],
+    const chunk = out
+    await withTransaction(db, async (client) => {
+      await client.query({ text: 'SELECT robot_brain.use_tenant($1)', values: [tenant] })
+      await client.query({
+        text: ANSWER_DAYS,
+        values: [tenant, dim, epoch, chunk.key, chunk.day, chunk.p50, chunk.p95, chunk.p99],
+      })
+      await client.query({
+        name: 'rb_analytics_closed_days_save',
+        text: SAVE,
+        values: [
+          tenant,
+          dim,
+          epoch,
+          chunk.key,
+          chunk.day,
+          chunk.p50,
+          chunk.p95,
+          chunk.p99,
+          chunk.runEvents,
+          chunk.run,
+          chunk.packed,
+        ],
+      })
     })
     out = empty()
   }

@@ -3,7 +3,7 @@
 // (the first day of "the last 30 days") is that suffix plus the raw events of its edge hour: one row a
 // key, instead of the day's sketch less every hourly row before the range. A cache under the tenant's
 // analytics epoch, like the closed-day answers (closed-days.ts); this file fills it, on the primary.
-import type { DbPool } from '../db/pool.js'
+import { type DbPool, withTransaction } from '../db/pool.js'
 import { type Dim, EPOCH_CTE } from './closed-days.js'
 
 /** Column of each dimension: identifiers from this fixed map, never from input. */
@@ -12,16 +12,10 @@ const KEY_COLUMN: Record<Dim, string> = { r: 'robot_id', t: 'interaction_type' }
 // $1 tenant, $2 since (an hour). One statement, so one snapshot: the epoch it stores is the one its
 // hourly rows were read under, and a late write that commits meanwhile leaves the rows stale (of an
 // older epoch, never read), not wrong. Nothing is stored unless since's day is closed. Hourly rows
-// merged before migration 0016 hold a jsonb sketch too: its buckets join the entries. The tenant's
-// rows filled more than a day ago go in the same statement: a range starting at `since` is asked for
-// within the hour, so the table holds about a day of them.
+// merged before migration 0016 hold a jsonb sketch too: its buckets join the entries.
 const FILL = (dim: Dim) => `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
-${EPOCH_CTE},
-pruned AS (
-  DELETE FROM robot_brain.interaction_closed_suffixes s
-  USING ctx WHERE s.tenant_id = ctx.tenant_id AND s.filled_at < now() - interval '1 day'
-)
+${EPOCH_CTE}
 INSERT INTO robot_brain.interaction_closed_suffixes AS s (tenant_id, dim, key, since, epoch, events, sketch)
 SELECT ctx.tenant_id, '${dim}', h.key, $2::timestamptz, ep.epoch, sum(h.events)::bigint,
        robot_brain.sketch_pack(robot_brain.sketch_compact(robot_brain.sketch_cat(h.entries)))
@@ -41,12 +35,24 @@ ON CONFLICT (tenant_id, dim, key, since) DO UPDATE
       filled_at = excluded.filled_at
   WHERE s.epoch < excluded.epoch`
 
+// The tenant's rows filled more than a day ago: a range starting at `since` is asked for within the
+// hour, so the table holds about a day of them. After use_tenant, in the same transaction: row-level
+// security then knows the tenant when this statement is planned.
+const PRUNE = `
+DELETE FROM robot_brain.interaction_closed_suffixes
+WHERE tenant_id = $1 AND filled_at < now() - interval '1 day'`
+
 /**
  * Stores, for one dimension, the suffix from `since` (an hour) of its closed day for every key with
- * events in it; returns how many rows were stored. Safe to run concurrently and again: a row of the
- * same epoch is kept, one of an older epoch replaced.
+ * events in it, and deletes the tenant's rows filled more than a day ago; returns how many rows were
+ * stored. Safe to run concurrently and again: a row of the same epoch is kept, one of an older epoch
+ * replaced.
  */
 export async function fillClosedSuffixes(db: DbPool, tenant: string, dim: Dim, since: Date): Promise<number> {
-  const { rowCount } = await db.query({ text: FILL(dim), values: [tenant, since.toISOString()] })
-  return rowCount ?? 0
+  return withTransaction(db, async (client) => {
+    await client.query({ text: 'SELECT robot_brain.use_tenant($1)', values: [tenant] })
+    await client.query({ text: PRUNE, values: [tenant] })
+    const { rowCount } = await client.query({ text: FILL(dim), values: [tenant, since.toISOString()] })
+    return rowCount ?? 0
+  })
 }

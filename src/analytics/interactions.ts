@@ -145,8 +145,12 @@ days AS MATERIALIZED (
   SELECT d.day, d.key, d.events, d.successes, d.duration_sum, d.duration_max, d.closed, d.answer,
          CASE WHEN d.answer IS NULL THEN d.sketch_entries::text END AS entries
   FROM (
-    SELECT d.*, d.day < ep.closed_before AS closed,
-           CASE WHEN $9::boolean AND d.day < ep.closed_before THEN (
+    SELECT d.day, d.key, d.events, d.successes, d.duration_sum, d.duration_max, d.sketch_entries,
+           d.day < ep.closed_before AS closed,
+           -- The answer on the daily row (migration 0022), else in interaction_closed_days (a probe).
+           CASE WHEN NOT ($9::boolean AND d.day < ep.closed_before) THEN NULL
+                WHEN d.day_answer_epoch = ep.epoch THEN d.day_answer
+                ELSE (
              SELECT ARRAY[a.p50, a.p95, a.p99] FROM robot_brain.interaction_closed_days a
              WHERE a.tenant_id = ctx.tenant_id AND a.dim = '${dim}' AND a.key = d.key AND a.day = d.day
                AND a.epoch = ep.epoch

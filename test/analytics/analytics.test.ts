@@ -3,6 +3,7 @@
 // input, tenant isolation, replays, deleted sessions and completed... on every backend.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fillClosedDays } from '../../src/analytics/closed-days.js'
+import { fillClosedSuffixes } from '../../src/analytics/closed-suffixes.js'
 import type { InteractionFigures } from '../../src/analytics/interactions.js'
 import type { Bucket } from '../../src/analytics/range.js'
 import { ValidationError } from '../../src/errors.js'
@@ -314,6 +315,15 @@ describe(`analytics (${backend})`, () => {
     await s.recordInteractions([at('2026-03-03T20:00:00Z', 'r1', 9000)])
     await expectAll()
     expect(await suffixes()).toEqual(rows(2, 2))
+    // A fill deletes the tenant's rows filled more than a day ago, and only those.
+    await t.ownerQuery(
+      `UPDATE robot_brain.interaction_closed_suffixes SET filled_at = now() - interval '25 hours'
+       WHERE tenant_id = 'head' AND key = 'r1'`,
+    )
+    expect(
+      await fillClosedSuffixes(t.store.transport.app, 'head', 'r', new Date('2026-03-04T06:00:00Z')),
+    ).toBe(1)
+    expect((await suffixes()).map((r) => r.key)).toEqual(['r2', 'speak', 'wave'])
   })
 
   it('puts a turn just before midnight UTC in that day and month, whatever offset the range uses', async () => {
@@ -548,6 +558,33 @@ describe(`analytics (${backend})`, () => {
       `SELECT count(*)::int AS n FROM robot_brain.interaction_closed_days WHERE tenant_id = 'acme' AND run_packed IS NULL`,
     )
     expect(unpacked[0]?.n).toBe(atOnce)
+    // Each answer is on its daily row too, under the same epoch: the query reads it there.
+    const dayAnswers = () =>
+      t.ownerQuery<{ answered: number; differ: number }>(
+        `SELECT count(d.day_answer)::int AS answered,
+                count(*) FILTER (WHERE d.day_answer IS DISTINCT FROM ARRAY[c.p50, c.p95, c.p99]
+                                    OR d.day_answer_epoch IS DISTINCT FROM c.epoch)::int AS differ
+         FROM robot_brain.interaction_closed_days c
+         JOIN robot_brain.interaction_day_rollups d USING (tenant_id, dim, key, day)
+         WHERE c.tenant_id = 'acme' AND c.dim = 't'`,
+      )
+    expect(await dayAnswers()).toEqual([{ answered: atOnce, differ: 0 }])
+    const range = ['2026-02-03T00:00:00Z', '2026-03-01T00:00:00Z'] as const
+    // Daily rows without answers (as before migration 0022) are answered from interaction_closed_days.
+    await t.ownerQuery(
+      `UPDATE robot_brain.interaction_day_rollups SET day_answer = NULL, day_answer_epoch = NULL
+       WHERE tenant_id = 'acme' AND dim = 't'`,
+    )
+    await expectInteractionsMatch(a, 'acme', ...range, 'day', 'interactionType')
+    await clear()
+    expect(await fillClosedDays(pool, 'acme', 't')).toBe(atOnce)
+    expect(await dayAnswers()).toEqual([{ answered: atOnce, differ: 0 }])
+    // Read from the daily rows, not probed: with the other copy made wrong, the answers stay right.
+    await t.ownerQuery(
+      `UPDATE robot_brain.interaction_closed_days SET p50 = 0, p95 = 0, p99 = 0 WHERE tenant_id = 'acme' AND dim = 't'`,
+    )
+    await expectInteractionsMatch(a, 'acme', ...range, 'day', 'interactionType')
+    await clear()
   })
 
   it('rejects bad input with an error naming the field', async () => {
