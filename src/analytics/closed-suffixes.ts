@@ -35,16 +35,18 @@ ON CONFLICT (tenant_id, dim, key, since) DO UPDATE
       filled_at = excluded.filled_at
   WHERE s.epoch < excluded.epoch`
 
-// The tenant's rows filled more than a day ago: a range starting at `since` is asked for within the
-// hour, so the table holds about a day of them. After use_tenant, in the same transaction: row-level
+// The tenant's rows filled more than two hours ago: "the last N days" starts at a new hour every hour,
+// so a row is read for about an hour, and a fixed range asked again later is filled again (one
+// statement). Keeping a day of them would hold 24 rows per key and range length. After use_tenant, in
+// the same transaction: row-level
 // security then knows the tenant when this statement is planned.
 const PRUNE = `
 DELETE FROM robot_brain.interaction_closed_suffixes
-WHERE tenant_id = $1 AND filled_at < now() - interval '1 day'`
+WHERE tenant_id = $1 AND filled_at < now() - interval '2 hours'`
 
 /**
  * Stores, for one dimension, the suffix from `since` (an hour) of its closed day for every key with
- * events in it, and deletes the tenant's rows filled more than a day ago; returns how many rows were
+ * events in it, and deletes the tenant's rows filled more than two hours ago; returns how many rows were
  * stored. Safe to run concurrently and again: a row of the same epoch is kept, one of an older epoch
  * replaced.
  */

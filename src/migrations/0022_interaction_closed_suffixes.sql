@@ -12,7 +12,7 @@
 -- (src/analytics/closed-suffixes.ts) for days that ended before yesterday (UTC), never by the write
 -- path, and are valid only under the tenant's current analytics epoch. A reader checks each row's
 -- events against the hourly rows' own count in the same snapshot, and fills again when they differ.
--- Rows filled more than a day ago are deleted by the next fill of the tenant: a range starting at
+-- Rows filled more than two hours ago are deleted by the next fill of the tenant: a range starting at
 -- `since` is asked for within the hour, rarely later.
 --
 -- Both caches also store their sketches packed (bytea, eight bytes an entry, src/analytics/sketch.ts):

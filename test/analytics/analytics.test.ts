@@ -315,9 +315,9 @@ describe(`analytics (${backend})`, () => {
     await s.recordInteractions([at('2026-03-03T20:00:00Z', 'r1', 9000)])
     await expectAll()
     expect(await suffixes()).toEqual(rows(2, 2))
-    // A fill deletes the tenant's rows filled more than a day ago, and only those.
+    // A fill deletes the tenant's rows filled more than two hours ago, and only those.
     await t.ownerQuery(
-      `UPDATE robot_brain.interaction_closed_suffixes SET filled_at = now() - interval '25 hours'
+      `UPDATE robot_brain.interaction_closed_suffixes SET filled_at = now() - interval '3 hours'
        WHERE tenant_id = 'head' AND key = 'r1'`,
     )
     expect(
