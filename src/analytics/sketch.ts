@@ -146,34 +146,33 @@ export class DenseSketch {
     this.total += sign * other.total
   }
 
-  /** The sketch as stored entries, compacted (one per bucket; a count of 2^32 or more split), as bigint[] text. */
-  entriesText(): string {
-    const out: string[] = []
+  /** The compacted entries, as [slot, count]: one per bucket, a count of 2^32 or more split. */
+  private *compacted(): Generator<[number, number]> {
     const c = this.counts
     for (let slot = 0; slot < this.end; slot++) {
       let n = c[slot] as number
       while (n > 0) {
         const part = Math.min(n, TWO_32 - 1)
-        out.push(String(slot * TWO_32 + part))
+        yield [slot, part]
         n -= part
       }
     }
+  }
+
+  /** The sketch as stored entries, compacted, as bigint[] text. */
+  entriesText(): string {
+    const out: string[] = []
+    for (const [slot, n] of this.compacted()) out.push(String(slot * TWO_32 + n))
     return `{${out.join(',')}}`
   }
 
-  /** The sketch as packed entries (see addPacked), compacted as entriesText, in hex for SQL's decode(…, 'hex'). */
+  /** The sketch as packed entries (see addPacked), compacted, in hex for SQL's decode(…, 'hex'). */
   packedHex(): string {
-    const parts: string[] = []
-    const c = this.counts
-    for (let slot = 0; slot < this.end; slot++) {
-      let n = c[slot] as number
-      while (n > 0) {
-        const part = Math.min(n, TWO_32 - 1)
-        parts.push(slot.toString(16).padStart(8, '0'), part.toString(16).padStart(8, '0'))
-        n -= part
-      }
+    const out: string[] = []
+    for (const [slot, n] of this.compacted()) {
+      out.push(slot.toString(16).padStart(8, '0'), n.toString(16).padStart(8, '0'))
     }
-    return parts.join('')
+    return out.join('')
   }
 
   /**

@@ -59,6 +59,16 @@ function makeEvents(random: () => number, n: number): InteractionInput[] {
   })
 }
 
+/** One event of robot r1 (type wave) or r2 (speak) at an instant, for tests of range edges. */
+const at = (iso: string, robotId: string, durationMs: number): InteractionInput => ({
+  robotId,
+  interactionType: robotId === 'r1' ? 'wave' : 'speak',
+  durationMs,
+  success: durationMs % 3 !== 0,
+  id: newId(),
+  createdAt: iso,
+})
+
 describe(`analytics (${backend})`, () => {
   let t: TestStore
   let a: Store
@@ -209,14 +219,6 @@ describe(`analytics (${backend})`, () => {
 
   it('reads the partial end day whole only when nothing is stored after the range end in that day', async () => {
     const s = t.store.tenant('tail')
-    const at = (iso: string, robotId: string, durationMs: number): InteractionInput => ({
-      robotId,
-      interactionType: robotId === 'r1' ? 'wave' : 'speak',
-      durationMs,
-      success: durationMs % 3 !== 0,
-      id: newId(),
-      createdAt: iso,
-    })
     await s.recordInteractions([
       at('2026-03-08T13:00:00Z', 'r1', 40),
       at('2026-03-09T07:00:00Z', 'r2', 70),
@@ -252,14 +254,6 @@ describe(`analytics (${backend})`, () => {
 
   it('reads a closed partial start day as its stored suffix, filled again when missing or stale', async () => {
     const s = t.store.tenant('head')
-    const at = (iso: string, robotId: string, durationMs: number): InteractionInput => ({
-      robotId,
-      interactionType: robotId === 'r1' ? 'wave' : 'speak',
-      durationMs,
-      success: durationMs % 3 !== 0,
-      id: newId(),
-      createdAt: iso,
-    })
     await s.recordInteractions([
       // Day 3: two events before the range (05:30), one in its edge hour, two in its whole hours.
       at('2026-03-03T02:10:00Z', 'r1', 100),
