@@ -160,8 +160,9 @@ async function saveAnswers(db: DbPool, tenant: string, dim: Dim, rows: PendingRo
         text: ANSWER_DAYS,
         values: [tenant, dim, epoch, chunk.key, chunk.day, chunk.p50, chunk.p95, chunk.p99],
       })
+      // Unnamed: a statement name is dropped where the pooler cannot keep it only by pool.query, not
+      // on a client held for a transaction (role-pool.ts).
       await client.query({
-        name: 'rb_analytics_closed_days_save',
         text: SAVE,
         values: [
           tenant,
