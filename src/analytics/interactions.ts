@@ -204,7 +204,7 @@ UNION ALL
 -- A closed partial start day's stored suffix ('s'): its sketch, closed when it holds the events of
 -- the hourly rows it stands for.
 SELECT 's', $10::timestamptz, f.key, 0, 0, 0, 0, NULL, NULL, NULL,
-       coalesce(s.events = f.events, false), NULL, s.sketch
+       coalesce(s.events, 0) = f.events, NULL, s.sketch
 FROM start_hours f CROSS JOIN ctx CROSS JOIN ep LEFT JOIN LATERAL (
   SELECT s.events, s.sketch FROM robot_brain.interaction_closed_suffixes s
   WHERE s.tenant_id = ctx.tenant_id AND s.dim = '${dim}' AND s.key = f.key AND s.since = $4::timestamptz

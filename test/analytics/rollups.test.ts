@@ -343,21 +343,30 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
       await expectExact(db, s, 'old')
       // Daily rows (migration 0016, from the hourly jsonb sketches of 0006) and hourly rows, whose
       // sketches are still jsonb; then more events through the write path, appended as entries.
-      const check = async () => {
-        for (const bucket of ['day', 'hour'] as const) {
-          const got = await s.analytics.interactions({ from: FROM, to: TO, groupBy: 'robotId', bucket })
-          const raw = await rawInteractions(db, 'old', FROM, TO, bucket, 'robot_id')
-          const flat = got.groups.flatMap((g) => g.buckets.map((b) => ({ key: g.key, ...b })))
-          expect(flat).toHaveLength(raw.length)
-          for (const r of raw) {
-            expectFiguresMatch(
-              flat.find((x) => x.key === r.key && x.start === r.start),
-              r,
-            )
-          }
+      const compare = async (from: string, to: string, bucket: 'day' | 'hour') => {
+        const got = await s.analytics.interactions({ from, to, groupBy: 'robotId', bucket })
+        const raw = await rawInteractions(db, 'old', from, to, bucket, 'robot_id')
+        const flat = got.groups.flatMap((g) => g.buckets.map((b) => ({ key: g.key, ...b })))
+        expect(flat).toHaveLength(raw.length)
+        for (const r of raw) {
+          expectFiguresMatch(
+            flat.find((x) => x.key === r.key && x.start === r.start),
+            r,
+          )
         }
       }
+      const check = async () => {
+        for (const bucket of ['day', 'hour'] as const) await compare(FROM, TO, bucket)
+        // A closed start day read as its stored suffix (migration 0022), filled from hourly rows
+        // whose sketches are jsonb (the first check) or both forms (the second).
+        await compare('2026-02-27T03:30:00Z', '2026-03-01T00:00:00Z', 'day')
+      }
       await check()
+      const [suffixes] = await db.ownerQuery<{ n: number }>(
+        `SELECT count(*)::int AS n FROM robot_brain.interaction_closed_suffixes
+         WHERE tenant_id = 'old' AND since = '2026-02-27T04:00:00Z'`,
+      )
+      expect(suffixes?.n).toBe(4)
       await s.recordInteractions(
         Array.from({ length: 300 }, (_, i) => ({
           robotId: `r${i % 4}`,
