@@ -4,10 +4,30 @@
 // key, instead of merging every daily sketch of the range (hundreds of entries each). They are a cache:
 // valid only under the tenant's current analytics epoch, which any write of events dated before the
 // writer's own UTC day raises (src/analytics/rollups.ts). This file fills them, on the primary.
-import { type DbPool, type TransactionOptions, withTransaction } from '../db/pool.js'
+import { type DbClient, type DbPool, type TransactionOptions, withTransaction } from '../db/pool.js'
 import { DenseSketch } from './sketch.js'
 
 export type Dim = 'r' | 't'
+
+/** The column each dimension groups by: identifiers from this fixed map, never from input. */
+export const DIM_COLUMN: Record<Dim, string> = { r: 'robot_id', t: 'interaction_type' }
+
+/**
+ * Runs `fn` in a transaction that has set the tenant first (use_tenant), for statements planned after
+ * it: an UPDATE joined to its input, or a DELETE, would otherwise let the planner read the table under
+ * row-level security before the tenant is set. Statement names are not dropped on this client where
+ * the pooler cannot keep them (role-pool.ts does so in pool.query only): run unnamed statements here.
+ */
+export function withTenantTransaction<T>(
+  db: DbPool,
+  tenant: string,
+  fn: (client: DbClient) => Promise<T>,
+): Promise<T> {
+  return withTransaction(db, async (client) => {
+    await client.query({ text: 'SELECT robot_brain.use_tenant($1)', values: [tenant] })
+    return fn(client)
+  })
+}
 
 export const QUANTILES = [0.5, 0.95, 0.99] as const
 
@@ -81,9 +101,8 @@ ON CONFLICT (tenant_id, dim, key, day) DO UPDATE
   WHERE c.epoch < excluded.epoch`
 
 // The same answers on the daily rows (migration 0022), where the interaction query reads them without
-// a probe a day; never over an answer of a newer epoch. After use_tenant in the same transaction: an
-// UPDATE joined to its input would otherwise let the planner read the table under row-level security
-// before the tenant is set. $1 tenant, $2 dim, $3 epoch, $4 keys, $5 days, $6 to $8 percentiles.
+// a probe a day; never over an answer of a newer epoch. Runs in withTenantTransaction. $1 tenant, $2
+// dim, $3 epoch, $4 keys, $5 days, $6 to $8 percentiles.
 const ANSWER_DAYS = `
 UPDATE robot_brain.interaction_day_rollups d
 SET day_answer = ARRAY[r.p50, r.p95, r.p99], day_answer_epoch = $3::bigint
@@ -154,14 +173,11 @@ async function saveAnswers(db: DbPool, tenant: string, dim: Dim, rows: PendingRo
   const flush = async () => {
     if (out.key.length === 0) return
     const chunk = out
-    await withTransaction(db, async (client) => {
-      await client.query({ text: 'SELECT robot_brain.use_tenant($1)', values: [tenant] })
+    await withTenantTransaction(db, tenant, async (client) => {
       await client.query({
         text: ANSWER_DAYS,
         values: [tenant, dim, epoch, chunk.key, chunk.day, chunk.p50, chunk.p95, chunk.p99],
       })
-      // Unnamed: a statement name is dropped where the pooler cannot keep it only by pool.query, not
-      // on a client held for a transaction (role-pool.ts).
       await client.query({
         text: SAVE,
         values: [

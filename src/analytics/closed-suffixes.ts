@@ -3,11 +3,8 @@
 // (the first day of "the last 30 days") is that suffix plus the raw events of its edge hour: one row a
 // key, instead of the day's sketch less every hourly row before the range. A cache under the tenant's
 // analytics epoch, like the closed-day answers (closed-days.ts); this file fills it, on the primary.
-import { type DbPool, withTransaction } from '../db/pool.js'
-import { type Dim, EPOCH_CTE } from './closed-days.js'
-
-/** Column of each dimension: identifiers from this fixed map, never from input. */
-const KEY_COLUMN: Record<Dim, string> = { r: 'robot_id', t: 'interaction_type' }
+import type { DbPool } from '../db/pool.js'
+import { DIM_COLUMN, type Dim, EPOCH_CTE, withTenantTransaction } from './closed-days.js'
 
 // $1 tenant, $2 since (an hour). One statement, so one snapshot: the epoch it stores is the one its
 // hourly rows were read under, and a late write that commits meanwhile leaves the rows stale (of an
@@ -20,7 +17,7 @@ INSERT INTO robot_brain.interaction_closed_suffixes AS s (tenant_id, dim, key, s
 SELECT ctx.tenant_id, '${dim}', h.key, $2::timestamptz, ep.epoch, sum(h.events)::bigint,
        robot_brain.sketch_pack(robot_brain.sketch_compact(robot_brain.sketch_cat(h.entries)))
 FROM ctx CROSS JOIN ep CROSS JOIN LATERAL (
-  SELECT r.${KEY_COLUMN[dim]} AS key, r.events,
+  SELECT r.${DIM_COLUMN[dim]} AS key, r.events,
          r.sketch_entries || coalesce((SELECT array_agg(robot_brain.sketch_entry(j.k::integer, j.v::bigint))
                                        FROM jsonb_each_text(r.sketch) j(k, v)), '{}') AS entries
   FROM robot_brain.interaction_rollups r
@@ -37,9 +34,8 @@ ON CONFLICT (tenant_id, dim, key, since) DO UPDATE
 
 // The tenant's rows filled more than two hours ago: "the last N days" starts at a new hour every hour,
 // so a row is read for about an hour, and a fixed range asked again later is filled again (one
-// statement). Keeping a day of them would hold 24 rows per key and range length. After use_tenant, in
-// the same transaction: row-level
-// security then knows the tenant when this statement is planned.
+// statement). Keeping a day of them would hold 24 rows per key and range length. Runs in
+// withTenantTransaction (closed-days.ts).
 const PRUNE = `
 DELETE FROM robot_brain.interaction_closed_suffixes
 WHERE tenant_id = $1 AND filled_at < now() - interval '2 hours'`
@@ -51,8 +47,7 @@ WHERE tenant_id = $1 AND filled_at < now() - interval '2 hours'`
  * replaced.
  */
 export async function fillClosedSuffixes(db: DbPool, tenant: string, dim: Dim, since: Date): Promise<number> {
-  return withTransaction(db, async (client) => {
-    await client.query({ text: 'SELECT robot_brain.use_tenant($1)', values: [tenant] })
+  return withTenantTransaction(db, tenant, async (client) => {
     await client.query({ text: PRUNE, values: [tenant] })
     const { rowCount } = await client.query({ text: FILL(dim), values: [tenant, since.toISOString()] })
     return rowCount ?? 0

@@ -8,7 +8,7 @@
 // merge): SQL never expands a sketch into rows. Also the latest failures of the range, from the partial
 // index on failed events.
 import { type DbPool, type Queryable, withTransaction } from '../db/pool.js'
-import { ANALYTICS_READ, type Dim, EPOCH_CTE, fillClosedDays, QUANTILES } from './closed-days.js'
+import { ANALYTICS_READ, DIM_COLUMN, type Dim, EPOCH_CTE, fillClosedDays, QUANTILES } from './closed-days.js'
 import { fillClosedSuffixes } from './closed-suffixes.js'
 import {
   bucketStart,
@@ -22,9 +22,6 @@ import { DenseSketch, type Sketch } from './sketch.js'
 
 export const GROUP_BY = ['robotId', 'interactionType'] as const
 export type GroupBy = (typeof GROUP_BY)[number]
-
-/** Column of each grouping: identifiers come from this fixed map, never from input. */
-const KEY_COLUMN: Record<GroupBy, string> = { robotId: 'robot_id', interactionType: 'interaction_type' }
 
 export interface DurationFigures {
   avg: number | null
@@ -61,7 +58,10 @@ export interface FailedInteraction {
   createdAt: string
 }
 
-/** The dimension code of each grouping in interaction_day_rollups (migration 0016). */
+/**
+ * The dimension code of each grouping in interaction_day_rollups (migration 0016); its column is
+ * DIM_COLUMN's (closed-days.ts).
+ */
 const DIM: Record<GroupBy, Dim> = { robotId: 'r', interactionType: 't' }
 
 /**
@@ -354,7 +354,7 @@ export async function interactionStats(
         pool,
         (client) =>
           client.query<Row>({
-            text: query(KEY_COLUMN[groupBy], DIM[groupBy]),
+            text: query(DIM_COLUMN[DIM[groupBy]], DIM[groupBy]),
             values: [
               tenant,
               ...rangeParams(range).slice(0, 5),
