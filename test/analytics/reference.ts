@@ -1,5 +1,7 @@
 // Figures computed straight from the raw rows (as the owner, no rollup involved), to check the
 // analytics against: exact counts and averages, and percentile_disc for the percentiles.
+import { expect } from 'vitest'
+import type { InteractionFigures } from '../../src/analytics/interactions.js'
 import type { TestStore } from '../support/store.js'
 
 export interface RawPersonality {
@@ -62,4 +64,21 @@ export function rawInteractions(
      GROUP BY 1, 2 ORDER BY 1, 2`,
     [tenant, from, to, bucket],
   )
+}
+
+/** Counts, successes and max exact, percentiles within 1% of the exact ones of the raw rows. */
+export function expectFiguresMatch(
+  figures: InteractionFigures | undefined,
+  raw: RawInteraction | undefined,
+): void {
+  expect([figures?.count, figures?.successes, figures?.durationMs.max]).toEqual([
+    raw?.count,
+    raw?.successes,
+    raw?.max,
+  ])
+  for (const q of ['p50', 'p95', 'p99'] as const) {
+    const want = raw?.[q] as number
+    const est = figures?.durationMs[q] ?? Number.NaN
+    expect(Math.abs(est - want), `${q}: ${est} vs exact ${want}`).toBeLessThanOrEqual(0.01 * want)
+  }
 }

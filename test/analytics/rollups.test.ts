@@ -2,31 +2,14 @@
 // group-commit queues) on the same sessions, hours and personalities while sessions are deleted; turns
 // updated in place; and the migration's backfill of rows stored before the rollups existed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { InteractionFigures } from '../../src/analytics/interactions.js'
 import { loadMigrations, migrate } from '../../src/db/migrate.js'
 import { newId } from '../../src/store/ids.js'
 import { openStore, type Store } from '../../src/store/store.js'
 import { backend, openTestStore, serverBackend, storeOptions, type TestStore } from '../support/store.js'
-import { rawInteractions, rawPersonalities } from './reference.js'
+import { expectFiguresMatch, rawInteractions, rawPersonalities } from './reference.js'
 
 const FROM = '2026-01-01T00:00:00Z'
 const TO = '2026-04-01T00:00:00Z'
-
-/** Counts, successes and max exact, percentiles within 1% of the exact ones of the raw rows. */
-function expectFiguresMatch(
-  figures: InteractionFigures | undefined,
-  raw: Awaited<ReturnType<typeof rawInteractions>>[number] | undefined,
-): void {
-  expect([figures?.count, figures?.successes, figures?.durationMs.max]).toEqual([
-    raw?.count,
-    raw?.successes,
-    raw?.max,
-  ])
-  for (const q of ['p50', 'p95', 'p99'] as const) {
-    const want = raw?.[q] as number
-    expect(Math.abs((figures?.durationMs[q] ?? Number.NaN) - want)).toBeLessThanOrEqual(0.01 * want)
-  }
-}
 
 async function expectExact(t: TestStore, store: Store, tenant: string): Promise<void> {
   const got = await store.analytics.personalities({ from: FROM, to: TO, bucket: 'hour' })
@@ -274,11 +257,11 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
     expect(row?.total).toBe(String(4294967295 + 7 + 2))
   })
 
-  // Online: 0021 adds a column to each rollup table, which needs an exclusive lock for an instant. A
-  // writer's open transaction on a rollup table makes it wait at most its 2 s lock timeout and fail
-  // (writers queue behind it no longer than that), and it succeeds once the table is free.
-  // Each adds columns to the daily rollups, which every batch of events writes: 0021 sketch_compacted
-  // (and on the hourly rollups), 0022 day_answer and day_answer_epoch (and run_packed on the answers).
+  // Online: each adds columns to the daily rollups, which every batch of events writes (0021
+  // sketch_compacted, on the hourly rollups too; 0022 day_answer and day_answer_epoch, and run_packed on
+  // the answers), which needs an exclusive lock for an instant. A writer's open transaction on that
+  // table makes it wait at most its 2 s lock timeout and fail (writers queue behind it no longer than
+  // that), and it succeeds once the table is free.
   it.skipIf(!serverBackend).each([
     [21, ['sketch_compacted', 'sketch_compacted']],
     [22, ['day_answer', 'day_answer_epoch', 'run_packed']],
