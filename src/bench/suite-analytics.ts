@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks'
 import type { Bucket } from '../analytics/range.js'
 import type { DbPool } from '../db/pool.js'
 import { insertInteractions } from '../store/interactions.js'
+import { forgetEmptyPartitionStats } from '../upkeep/partitions.js'
 import { type CompareOptions, type Comparison, compare, runClosedLoop } from './load.js'
 import { makeEvents, ROBOT_RESPONSE, USER_MESSAGE } from './payload.js'
 import type { ResultRow, TargetCheck } from './report.js'
@@ -473,6 +474,9 @@ export async function loadAnalyticsData(
     client.release(err as Error)
     throw err
   }
+  // As the product's analyze leaves them: the months ahead unanalyzed (else the ingest measured on a
+  // month's first day reads its fresh partition by sequential scans).
+  await forgetEmptyPartitionStats(owner)
   run.log(`  analytics: loaded and rolled up in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 }
 

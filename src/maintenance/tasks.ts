@@ -7,7 +7,7 @@ import type { DbPool } from '../db/pool.js'
 import { withRetry } from '../db/retry.js'
 import type { Store } from '../store/store.js'
 import type { RetentionPolicy } from '../upkeep/options.js'
-import { ensurePartitions } from '../upkeep/partitions.js'
+import { ensurePartitions, forgetEmptyPartitionStats } from '../upkeep/partitions.js'
 import { applyRetention } from '../upkeep/retention.js'
 import { refreshSessionStatsIfChanged } from '../upkeep/stats-refresh.js'
 
@@ -43,10 +43,12 @@ export const TASKS: MaintenanceTask[] = [
   {
     name: 'partitions',
     description:
-      'create monthly partitions for this month and the next three (moving early rows out of the default partition)',
+      'create monthly partitions for this month and the next three (moving early rows out of the default partition); make empty partitions unanalyzed again',
     async run(ctx) {
       const created = await ctx.retry(() => ensurePartitions(ctx.owner, ctx.now, MONTHS_AHEAD))
-      return `${created.length} partition(s) created${created.length ? `: ${created.join(', ')}` : ''}`
+      // Also after an ANALYZE run by hand, before the next month starts (see forgetEmptyPartitionStats).
+      const reset = await ctx.retry(() => forgetEmptyPartitionStats(ctx.owner))
+      return `${created.length} partition(s) created${created.length ? `: ${created.join(', ')}` : ''}${resetNote(reset)}`
     },
   },
   {
@@ -71,17 +73,21 @@ export const TASKS: MaintenanceTask[] = [
   {
     name: 'analyze',
     description:
-      'update planner statistics of the partitioned tables (autovacuum does not analyze partitioned parents)',
+      'update planner statistics of the partitioned tables (autovacuum does not analyze partitioned parents); empty partitions stay unanalyzed',
     async run(ctx) {
       await ctx.retry(() =>
         ctx.owner.query(
           'ANALYZE robot_brain.sessions, robot_brain.conversations, robot_brain.robot_interactions',
         ),
       )
-      return 'analyzed'
+      const reset = await ctx.retry(() => forgetEmptyPartitionStats(ctx.owner))
+      return `analyzed${resetNote(reset)}`
     },
   },
 ]
+
+const resetNote = (reset: string[]) =>
+  reset.length ? `; statistics of ${reset.length} empty partition(s) forgotten: ${reset.join(', ')}` : ''
 
 export function checkTaskNames(names: string[]): void {
   const unknown = names.filter((n) => !TASKS.some((t) => t.name === n))

@@ -1,6 +1,6 @@
 // Runs a seed plan against the owner pool: partitions for the range first, then turns and events in
 // batches, two statements in flight so generating the next batch overlaps the database's work.
-import type { Queryable } from '../db/pool.js'
+import type { DbPool } from '../db/pool.js'
 import { eventBatches, monthsInRange, type SeedPlan, turnBatches } from './generate.js'
 import { analyzeTables, ensurePartitions, insertEventBatch, insertTurnBatch } from './write.js'
 
@@ -43,7 +43,7 @@ async function pipeline<B>(batches: Iterable<B>, write: (batch: B) => Promise<vo
 }
 
 export async function runSeed(
-  db: Queryable,
+  db: DbPool,
   tenant: string,
   plan: SeedPlan,
   onProgress: (rowsDone: number) => void = () => {},

@@ -4,6 +4,7 @@
 // (works through a pooler): two processes never race on the same CREATE, and writes to other months
 // wait at most for one partition's creation.
 import { type DbPool, withTransaction } from '../db/pool.js'
+import { quoteIdent } from '../db/runtime-role.js'
 
 export const PARTITIONED_TABLES = ['conversations', 'robot_interactions'] as const
 export type PartitionedTable = (typeof PARTITIONED_TABLES)[number]
@@ -66,4 +67,50 @@ export async function ensureMonths(owner: DbPool, table: PartitionedTable, month
       })
     })
   }
+}
+
+const LOCK_NOT_AVAILABLE = '55P03'
+
+/**
+ * Forgets the planner statistics of empty partitions; returns the names reset.
+ *
+ * Why: an ANALYZE of a partitioned parent (the `analyze` task, a seed, or an operator's VACUUM
+ * ANALYZE) also records the months made ahead as analyzed and empty. The application pool plans its
+ * named statements generically, and a generic plan made then reads such a partition by a sequential
+ * scan (the cheapest way through an empty table). The plan is kept when the month starts and rows
+ * arrive, until autovacuum analyzes the partition: meanwhile each event batch's replay probe scans the
+ * whole new month once per event, and ingest of 1,000-event batches fell from about 35,000 events/s to
+ * under 1,500, then hit the statement timeout (measured on the first day of a month). A partition
+ * never analyzed is planned as at least 10 pages, which its indexes beat. TRUNCATE is the one way back
+ * to "never analyzed" (reltuples -1). It runs only on a partition found empty while locked, under a
+ * short lock timeout: a partition in use now is left for the next run, and writes to it wait at most
+ * that long. On a replica the truncation takes the same lock briefly.
+ */
+export async function forgetEmptyPartitionStats(owner: DbPool): Promise<string[]> {
+  const { rows } = await owner.query<{ name: string }>({
+    text: `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent IN ('robot_brain.conversations'::regclass, 'robot_brain.robot_interactions'::regclass)
+             AND c.reltuples = 0 AND c.relpages = 0
+           ORDER BY 1`,
+  })
+  const reset: string[] = []
+  for (const { name } of rows) {
+    const table = `robot_brain.${quoteIdent(name)}`
+    try {
+      const emptied = await withTransaction(owner, async (c) => {
+        await c.query("SET LOCAL lock_timeout = '100ms'")
+        await c.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`)
+        const { rows: r } = await c.query<{ empty: boolean }>(
+          `SELECT NOT EXISTS (SELECT FROM ${table}) AS empty`,
+        )
+        if (r[0]?.empty !== true) return false
+        await c.query(`TRUNCATE ${table}`)
+        return true
+      })
+      if (emptied) reset.push(name)
+    } catch (err) {
+      if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err
+    }
+  }
+  return reset
 }

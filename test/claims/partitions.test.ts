@@ -2,11 +2,14 @@
 //   - rows written before their month had a partition land in the default partition, and
 //     ensure_month_partition moves them into the new month's partition; row-level security, the
 //     session counters, the analytics rollups and the embedding queue still hold for the moved rows;
-//   - `maintain partitions|stats|analyze` each work, and running them twice is safe.
+//   - `maintain partitions|stats|analyze` each work, and running them twice is safe;
+//   - after an ANALYZE, empty partitions are unanalyzed again, so a generic plan reads a month that
+//     starts later by its indexes, and a partition being written is never truncated.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { withRetry } from '../../src/db/retry.js'
 import { runTasks } from '../../src/maintenance/tasks.js'
 import { newId } from '../../src/store/ids.js'
+import { forgetEmptyPartitionStats } from '../../src/upkeep/partitions.js'
 import { backend, openTestStore, type TestStore, turnInput } from '../support/store.js'
 
 /** A month far enough ahead that no migration or maintenance run has made its partition. */
@@ -130,6 +133,90 @@ describe(`partitions and upkeep (${backend})`, () => {
     } finally {
       client.release()
     }
+  })
+
+  it('an ANALYZE leaves empty partitions unanalyzed: a generic plan probes a month by index when it starts', async () => {
+    const owner = t.store.transport.owner
+    const ahead = `robot_interactions_p${YEAR}_09`
+    await t.ownerQuery(`SELECT robot_brain.ensure_month_partition('robot_interactions', $1::date)`, [
+      `${YEAR}-09-01`,
+    ])
+    const stats = async (name: string) =>
+      (
+        await t.ownerQuery<{ reltuples: number }>(
+          `SELECT reltuples::float8 AS reltuples FROM pg_class
+           WHERE relnamespace = 'robot_brain'::regnamespace AND relname = $1`,
+          [name],
+        )
+      )[0]?.reltuples
+    // The replay probe of an event batch, planned generically as the application pool plans it.
+    const probePlan = async () => {
+      const c = await owner.connect()
+      try {
+        await c.query('BEGIN')
+        await c.query('SET LOCAL plan_cache_mode = force_generic_plan')
+        await c.query(`PREPARE rb_test_probe(text, uuid) AS
+          SELECT true FROM robot_brain.robot_interactions x WHERE x.tenant_id = $1 AND x.id = $2 LIMIT 1`)
+        const { rows } = await c.query<{ 'QUERY PLAN': string }>(
+          `EXPLAIN EXECUTE rb_test_probe('acme', '${newId()}')`,
+        )
+        await c.query('DEALLOCATE rb_test_probe')
+        await c.query('COMMIT')
+        return rows.map((r) => r['QUERY PLAN']).join('\n')
+      } finally {
+        c.release()
+      }
+    }
+
+    await t.ownerQuery('ANALYZE robot_brain.robot_interactions')
+    expect(await stats(ahead), 'ANALYZE records the empty month as empty').toBe(0)
+    expect(await probePlan()).toContain(`Seq Scan on ${ahead}`)
+
+    const reset = await forgetEmptyPartitionStats(owner)
+    expect(reset).toContain(ahead)
+    expect(reset, 'a partition holding rows keeps its statistics').not.toContain(EVENTS_PARTITION)
+    expect(await stats(ahead), 'never analyzed').toBe(-1)
+    const plan = await probePlan()
+    expect(plan).not.toContain(`Seq Scan on ${ahead}`)
+    expect(plan).toContain(`${ahead}_pkey`)
+    expect(await countIn(EVENTS_PARTITION, 'acme'), 'rows elsewhere stay').toBe(1)
+
+    // The analyze task does both.
+    await t.ownerQuery('ANALYZE robot_brain.robot_interactions')
+    const [analyzed] = await runTasks(
+      {
+        owner,
+        now: new Date(),
+        retention: { conversationsMonths: null, interactionsMonths: null, archiveDir: null },
+        retry: (fn) => fn(),
+      },
+      ['analyze'],
+    )
+    expect(analyzed?.detail).toContain(ahead)
+    expect(await stats(ahead)).toBe(-1)
+
+    // A partition written to right now (an insert not yet committed) is left alone, and keeps its row.
+    if (backend === 'pglite') return // one connection: no second transaction to hold open
+    await t.ownerQuery('ANALYZE robot_brain.robot_interactions')
+    const writer = await owner.connect()
+    try {
+      await writer.query('BEGIN')
+      await writer.query({
+        text: `INSERT INTO robot_brain.robot_interactions
+                 (tenant_id, id, robot_id, interaction_type, duration_ms, success, metadata, created_at)
+               VALUES ('held', $1, 'r1', 'wave', 5, true, '{}', $2)`,
+        values: [newId(), `${YEAR}-09-03T12:00:00Z`],
+      })
+      expect(await forgetEmptyPartitionStats(owner)).not.toContain(ahead)
+      await writer.query('COMMIT')
+    } finally {
+      writer.release()
+    }
+    const held = async () =>
+      (await t.ownerQuery<{ n: number }>(`SELECT count(*)::int AS n FROM robot_brain.${ahead}`))[0]?.n
+    expect(await held()).toBe(1)
+    expect(await forgetEmptyPartitionStats(owner), 'no longer empty').not.toContain(ahead)
+    expect(await held()).toBe(1)
   })
 
   /** What `robot-brain-db maintain <tasks>` runs, with a clock reading of now. */
