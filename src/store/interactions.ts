@@ -12,20 +12,22 @@ export interface NewInteraction {
   createdAt: Date
 }
 
+// The replay check reads every month through robot_brain.stored_interaction_ids (migration 0023), not
+// by a probe in this statement: this statement's plan is kept, and a plan made while a partition
+// looked small scanned it once per event for as long as it was kept.
 const insertStatement = (rollups: boolean) => `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
+-- A replay with another createdAt would not conflict on the key (it holds the partition key).
+stored AS MATERIALIZED (
+  SELECT s.id FROM ctx, robot_brain.stored_interaction_ids(ctx.tenant_id, $2::uuid[]) s(id)
+),
 ins AS (
   INSERT INTO robot_brain.robot_interactions
     (tenant_id, id, robot_id, interaction_type, duration_ms, success, metadata, created_at)
   SELECT ctx.tenant_id, i.*
   FROM ctx, unnest($2::uuid[], $3::text[], $4::text[], $5::integer[], $6::boolean[], $7::jsonb[], $8::timestamptz[])
     AS i(id, robot_id, interaction_type, duration_ms, success, metadata, created_at)
-  -- A replay with another createdAt would not conflict on the key (it holds the partition key).
-  LEFT JOIN LATERAL (
-    SELECT true AS found FROM robot_brain.robot_interactions x
-    WHERE x.tenant_id = ctx.tenant_id AND x.id = i.id LIMIT 1
-  ) stored ON true
-  WHERE stored.found IS NULL
+  WHERE NOT EXISTS (SELECT FROM stored WHERE stored.id = i.id)
   ON CONFLICT (tenant_id, id, created_at) DO NOTHING
   RETURNING tenant_id, robot_id, interaction_type, duration_ms, success, created_at
 )${
