@@ -12,9 +12,9 @@ export interface NewInteraction {
   createdAt: Date
 }
 
-// The replay check reads every month through robot_brain.stored_interaction_ids (migration 0023), not
-// by a probe in this statement: this statement's plan is kept, and a plan made while a partition
-// looked small scanned it once per event for as long as it was kept.
+// The replay check reads every month through robot_brain.stored_interaction_ids (migration 0023), all
+// ids at once, not by a probe per event in this statement: this statement's plan is kept, and a plan
+// made while a partition looked small scanned it once per event for as long as it was kept.
 const insertStatement = (rollups: boolean) => `
 WITH ctx AS MATERIALIZED (SELECT robot_brain.use_tenant($1) AS tenant_id),
 -- A replay with another createdAt would not conflict on the key (it holds the partition key).
