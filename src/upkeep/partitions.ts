@@ -78,10 +78,10 @@ const LOCK_NOT_AVAILABLE = '55P03'
  * ANALYZE) also records the months made ahead as analyzed and empty. The application pool plans its
  * named statements generically, and a generic plan made then reads such a partition by a sequential
  * scan (the cheapest way through an empty table). The plan is kept when the month starts and rows
- * arrive, until autovacuum analyzes the partition: meanwhile each event batch's replay probe scans the
- * whole new month once per event, and ingest of 1,000-event batches fell from about 35,000 events/s to
- * under 1,500, then hit the statement timeout (measured on the first day of a month). A partition
- * never analyzed is planned as at least 10 pages, which its indexes beat. TRUNCATE is the one way back
+ * arrive, until the partition is analyzed again: the replay check of events read the whole new month
+ * once per event (before migration 0023), and ingest of 1,000-event batches fell from about 35,000
+ * events/s to under 1,500, then hit the statement timeout (measured on the first day of a month). A
+ * partition never analyzed is planned as at least 10 pages, which its indexes beat. TRUNCATE is the one way back
  * to "never analyzed" (reltuples -1). It runs only on a partition found empty while locked, under a
  * short lock timeout: a partition in use now is left for the next run, and writes to it wait at most
  * that long. On a replica the truncation takes the same lock briefly.
