@@ -405,6 +405,9 @@ export async function queryCase(
   }
 }
 
+/** Batches the ingest case writes, with the rollups, before it measures (see ingestCase). */
+export const INGEST_FIRST_BATCHES = 5
+
 export async function ingestCase(target: Target, writers: number, p: AnalyticsProfile): Promise<ResultRow> {
   const store = target.root.tenant(INGEST_TENANT)
   await store.ready()
@@ -414,7 +417,7 @@ export async function ingestCase(target: Target, writers: number, p: AnalyticsPr
   // gives them within about a minute of a tenant's first writes. Autovacuum may be off on a bench
   // machine, and the load's statistics do not know this tenant: on a month's first day the replay
   // check then read all of its rows of the month once per batch (docs/design-notes.md).
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < INGEST_FIRST_BATCHES; i++) {
     seed += p.batch
     await insertInteractions(app, INGEST_TENANT, makeEvents(p.batch, seed), true)
   }
