@@ -7,7 +7,7 @@ import type { DbPool } from '../db/pool.js'
 import { withRetry } from '../db/retry.js'
 import type { Store } from '../store/store.js'
 import type { RetentionPolicy } from '../upkeep/options.js'
-import { ensurePartitions, forgetEmptyPartitionStats } from '../upkeep/partitions.js'
+import { analyzeTables, ensurePartitions, forgetEmptyPartitionStats } from '../upkeep/partitions.js'
 import { applyRetention } from '../upkeep/retention.js'
 import { refreshSessionStatsIfChanged } from '../upkeep/stats-refresh.js'
 
@@ -75,12 +75,7 @@ export const TASKS: MaintenanceTask[] = [
     description:
       'update planner statistics of the partitioned tables (autovacuum does not analyze partitioned parents); empty partitions stay unanalyzed',
     async run(ctx) {
-      await ctx.retry(() =>
-        ctx.owner.query(
-          'ANALYZE robot_brain.sessions, robot_brain.conversations, robot_brain.robot_interactions',
-        ),
-      )
-      const reset = await ctx.retry(() => forgetEmptyPartitionStats(ctx.owner))
+      const reset = await ctx.retry(() => analyzeTables(ctx.owner))
       return `analyzed${resetNote(reset)}`
     },
   },

@@ -1,8 +1,9 @@
 // Runs a seed plan against the owner pool: partitions for the range first, then turns and events in
 // batches, two statements in flight so generating the next batch overlaps the database's work.
 import type { DbPool } from '../db/pool.js'
+import { analyzeTables } from '../upkeep/partitions.js'
 import { eventBatches, monthsInRange, type SeedPlan, turnBatches } from './generate.js'
-import { analyzeTables, ensurePartitions, insertEventBatch, insertTurnBatch } from './write.js'
+import { ensurePartitions, insertEventBatch, insertTurnBatch } from './write.js'
 
 export interface SeedSummary {
   tenant: string

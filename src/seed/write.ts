@@ -3,8 +3,7 @@
 // and last_active stay exact even when a batch is replayed (same --seed twice: ids conflict, nothing
 // is counted twice).
 import { interactionRollupCte, personalityRollupCte } from '../analytics/rollups.js'
-import type { DbPool, Queryable } from '../db/pool.js'
-import { forgetEmptyPartitionStats } from '../upkeep/partitions.js'
+import type { Queryable } from '../db/pool.js'
 import type { EventBatch, TurnBatch } from './generate.js'
 
 const ENSURE_PARTITION = 'SELECT robot_brain.ensure_month_partition($1, $2::date) AS created'
@@ -88,16 +87,6 @@ export async function insertTurnBatch(db: Queryable, tenant: string, b: TurnBatc
     ],
   })
   return rows[0] ?? { turns: 0, sessions: 0 }
-}
-
-/**
- * Fresh planner statistics after a bulk load (autovacuum would get there later): query plans and the
- * row estimates `status` shows for big tables depend on them. A partitioned parent recurses into its
- * partitions; the empty ones are then made unanalyzed again (see forgetEmptyPartitionStats).
- */
-export async function analyzeTables(db: DbPool): Promise<void> {
-  await db.query('ANALYZE robot_brain.sessions, robot_brain.conversations, robot_brain.robot_interactions')
-  await forgetEmptyPartitionStats(db)
 }
 
 const INSERT_EVENTS = `

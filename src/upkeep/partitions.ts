@@ -81,17 +81,17 @@ const LOCK_NOT_AVAILABLE = '55P03'
  * arrive, until the partition is analyzed again: the replay check of events read the whole new month
  * once per event (before migration 0023), and ingest of 1,000-event batches fell from about 35,000
  * events/s to under 1,500, then hit the statement timeout (measured on the first day of a month). A
- * partition never analyzed is planned as at least 10 pages, which its indexes beat. TRUNCATE is the one way back
- * to "never analyzed" (reltuples -1). It runs only on a partition found empty while locked, under a
- * short lock timeout: a partition in use now is left for the next run, and writes to it wait at most
- * that long. On a replica the truncation takes the same lock briefly.
+ * partition never analyzed is planned as at least 10 pages, which its indexes beat. TRUNCATE is the
+ * one way back to "never analyzed" (reltuples -1). It runs only on a partition found empty while
+ * locked, under a short lock timeout: a partition in use now is left for the next run, and writes to
+ * it wait at most that long. On a replica the truncation takes the same lock briefly.
  */
 export async function forgetEmptyPartitionStats(owner: DbPool): Promise<string[]> {
   const { rows } = await owner.query<{ name: string }>({
     text: `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-           WHERE i.inhparent IN ('robot_brain.conversations'::regclass, 'robot_brain.robot_interactions'::regclass)
-             AND c.reltuples = 0 AND c.relpages = 0
+           WHERE i.inhparent = ANY ($1::regclass[]) AND c.reltuples = 0 AND c.relpages = 0
            ORDER BY 1`,
+    values: [PARTITIONED_TABLES.map((t) => `robot_brain.${t}`)],
   })
   const reset: string[] = []
   for (const { name } of rows) {
@@ -113,4 +113,15 @@ export async function forgetEmptyPartitionStats(owner: DbPool): Promise<string[]
     }
   }
   return reset
+}
+
+/**
+ * Fresh planner statistics of the tables that grow: query plans and the row estimates `status` shows
+ * depend on them, autovacuum never analyzes a partitioned parent, and after a bulk load it would get
+ * to the partitions later. A parent recurses into its partitions; the empty ones are then made
+ * unanalyzed again (above). Returns the partitions reset. The `analyze` task and `seed` end with it.
+ */
+export async function analyzeTables(owner: DbPool): Promise<string[]> {
+  await owner.query('ANALYZE robot_brain.sessions, robot_brain.conversations, robot_brain.robot_interactions')
+  return forgetEmptyPartitionStats(owner)
 }
