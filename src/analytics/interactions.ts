@@ -19,6 +19,7 @@ import {
   tailParams,
 } from './range.js'
 import { DenseSketch, type Sketch } from './sketch.js'
+import { utcDay, utcHour } from './utc.js'
 
 export const GROUP_BY = ['robotId', 'interactionType'] as const
 export type GroupBy = (typeof GROUP_BY)[number]
@@ -196,7 +197,7 @@ SELECT 'h', $10::timestamptz, f.key, f.events, f.successes, f.duration_sum, f.du
        NULL, NULL, NULL, false, NULL, NULL
 FROM start_hours f
 UNION ALL
-SELECT 'h', date_trunc('day', r.hour, 'UTC'), r.${key}, sum(r.events)::bigint, sum(r.successes)::bigint,
+SELECT 'h', ${utcDay('r.hour')}, r.${key}, sum(r.events)::bigint, sum(r.successes)::bigint,
        sum(r.duration_sum)::float8, max(r.duration_max), NULL, NULL, NULL, false, NULL, NULL
 FROM ctx CROSS JOIN LATERAL ${hourRows([`$16::boolean AND ${NOT_WHOLE}`, '$8', '$5'])}
 GROUP BY 2, 3
@@ -218,7 +219,7 @@ UNION ALL
 SELECT 'h', hour, key, count(*), count(*) FILTER (WHERE success), sum(duration_ms)::float8, max(duration_ms),
        NULL::jsonb, NULL, array_agg(robot_brain.sketch_index(duration_ms))::text, false, NULL, NULL
 FROM (
-  SELECT date_trunc('hour', x.created_at, 'UTC') AS hour, x.${key} AS key, x.duration_ms, x.success
+  SELECT ${utcHour('x.created_at')} AS hour, x.${key} AS key, x.duration_ms, x.success
   FROM ctx CROSS JOIN LATERAL ${partialHourRows('interaction_rollups', 'robot_interactions', 'robot_id', NOT_WHOLE)}
 ) e
 GROUP BY 2, 3

@@ -3,6 +3,7 @@
 // partial hours at the ends. Rollup rows are per session, so distinct sessions are exact in any range.
 import type { Queryable } from '../db/pool.js'
 import { partialHourRows, rangeParams, type TimeRange } from './range.js'
+import { utcBucket, utcHour } from './utc.js'
 
 export interface PersonalityFigures {
   turns: number
@@ -36,7 +37,7 @@ src AS (
   ) r
   UNION ALL
   -- The partial hours: the raw turns of the sessions the rollups list in those hours (index lookups).
-  SELECT date_trunc('hour', x.created_at, 'UTC'), x.robot_personality, x.session_id, count(*),
+  SELECT ${utcHour('x.created_at')}, x.robot_personality, x.session_id, count(*),
          sum(char_length(x.user_message)), count(x.robot_response), coalesce(sum(char_length(x.robot_response)), 0)
   FROM ctx CROSS JOIN LATERAL ${partialHourRows('personality_rollups', 'conversations', 'session_id')}
   GROUP BY 1, 2, 3
@@ -54,11 +55,14 @@ const TOTALS = `${SOURCE}
 SELECT NULL::timestamptz AS start, robot_personality COLLATE "C" AS robot_personality, ${FIGURES}
 FROM src WHERE $7::text IS NULL GROUP BY robot_personality COLLATE "C"`
 
+/** The start of a row's bucket ($7). */
+const START = utcBucket('$7::text', 'hour')
+
 /** The whole range and each bucket: distinct sessions do not add up, so both are counted here. */
 const BUCKETED = `${SOURCE}
-SELECT date_trunc($7::text, hour, 'UTC') AS start, robot_personality COLLATE "C" AS robot_personality, ${FIGURES}
+SELECT ${START} AS start, robot_personality COLLATE "C" AS robot_personality, ${FIGURES}
 FROM src GROUP BY GROUPING SETS (
-  (robot_personality COLLATE "C"), (date_trunc($7::text, hour, 'UTC'), robot_personality COLLATE "C")
+  (robot_personality COLLATE "C"), (${START}, robot_personality COLLATE "C")
 )`
 
 interface Row {

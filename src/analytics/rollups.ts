@@ -4,6 +4,7 @@
 // counts twice. Deletes and completions of turns follow by triggers (migration 0006).
 //
 // Keys are upserted in sorted order so concurrent statements lock rollup rows in one order.
+import { utcDay, utcHour } from './utc.js'
 
 /**
  * Adds inserted turns to personality_rollups. `inserted` names a CTE returning tenant_id, session_id,
@@ -16,7 +17,7 @@ export function personalityRollupCte(inserted: string, sessions: string): string
   return `personality_rollup AS (
   INSERT INTO robot_brain.personality_rollups AS p
     (tenant_id, hour, robot_personality, session_id, turns, user_chars, responses, response_chars)
-  SELECT tenant_id, date_trunc('hour', created_at, 'UTC'), robot_personality, session_id,
+  SELECT tenant_id, ${utcHour('created_at')}, robot_personality, session_id,
          count(*), sum(char_length(user_message)), count(robot_response),
          coalesce(sum(char_length(robot_response)), 0)
   FROM ${inserted}
@@ -52,7 +53,7 @@ const ADD_INTERACTION_FIGURES = `SET events = r.events + excluded.events, succes
  */
 export function interactionRollupCte(inserted: string): string {
   return `interaction_cells AS (
-  SELECT tenant_id, date_trunc('hour', created_at, 'UTC') AS hour, robot_id, interaction_type,
+  SELECT tenant_id, ${utcHour('created_at')} AS hour, robot_id, interaction_type,
          robot_brain.sketch_index(duration_ms) AS idx, count(*) AS n,
          count(*) FILTER (WHERE success) AS ok, sum(duration_ms) AS total, max(duration_ms) AS top
   FROM ${inserted}
@@ -78,7 +79,7 @@ interaction_rollup AS (
 interaction_day_rollup AS (
   INSERT INTO robot_brain.interaction_day_rollups AS r
     (tenant_id, dim, day, key, events, successes, duration_sum, duration_max, sketch_entries)
-  SELECT h.tenant_id, d.dim, date_trunc('day', h.hour, 'UTC'), d.key, sum(h.n), sum(h.ok), sum(h.total),
+  SELECT h.tenant_id, d.dim, ${utcDay('h.hour')}, d.key, sum(h.n), sum(h.ok), sum(h.total),
          max(h.top), robot_brain.sketch_cat(h.entries)
   FROM interaction_hours h
   CROSS JOIN LATERAL (VALUES ('r'::"char", h.robot_id), ('t'::"char", h.interaction_type)) d(dim, key)

@@ -189,6 +189,7 @@ describe(`analytics (${backend})`, () => {
       'hour',
       'interactionType',
     )
+    await expectPersonalitiesMatch(a, 'acme', '2026-02-10T00:00:00Z', '2026-02-12T00:00:00Z', 'hour')
   })
 
   it('counts the partial hours at both ends exactly, with from/to given at any offset', async () => {
