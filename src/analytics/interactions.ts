@@ -98,10 +98,12 @@ const hourRows = (...intervals: [guard: string, from: string, to: string][]) =>
 // $17 to $19 (tailParams in range.ts): where nothing is stored after $3 in the partial end day, that
 // day comes as its daily rows ('d', not closed), and its hours, its complement and the raw rows of
 // its last partial hour are not read.
-// A complemented partial start day that is closed, with answers ($9), comes instead as its stored
-// suffix from $4 ('s', closed-suffixes.ts): one row a key in place of its 'p' and 'x' rows, with
-// `closed` true only when the suffix holds as many events as the day's hourly rows from $4 (a row
-// missing or stale: the caller fills and reads again).
+// A partial start day with whole hours ($20) that is closed, with answers ($9), comes instead as its
+// stored suffix from $4 ('s', closed-suffixes.ts) and the figures of those hours summed in SQL: one
+// row a key in place of its 'p' and 'x' rows (complemented) or of its hourly rows with their sketches
+// (not: up to twelve hours a key, 900 rows by robot at 14:47 UTC), with `closed` true only when the
+// suffix holds as many events as the day's hourly rows from $4 (a row missing or stale: the caller
+// fills and reads again).
 /** SQL: the partial end day is not read whole (see `tail` in the query). */
 const NOT_WHOLE = 'NOT (SELECT whole FROM tail)'
 /** SQL: the partial start day comes as its stored suffix (see `suffix` in the query). */
@@ -131,15 +133,17 @@ tail AS MATERIALIZED (
        ) x) AS whole
   FROM ctx
 ),
--- Whether the complemented partial start day ($10) is read as its stored suffix: it is closed.
+-- Whether the partial start day (holding $10, with whole hours from $4: $20) is read as its stored
+-- suffix: it is closed, complemented ($15) or not.
 suffix AS MATERIALIZED (
-  SELECT $9::boolean AND $15::boolean AND $10::timestamptz < ep.closed_before AS used FROM ep
+  SELECT $9::boolean AND $20::boolean AND $10::timestamptz < ep.closed_before AS used FROM ep
 ),
--- The figures of the whole hours of a complemented partial start day, per key ($4 to $7).
+-- The figures of the whole hours of a partial start day complemented or read as its suffix, per key
+-- ($4 to $7).
 start_hours AS MATERIALIZED (
   SELECT r.${key} AS key, sum(r.events)::bigint AS events, sum(r.successes)::bigint AS successes,
          sum(r.duration_sum)::float8 AS duration_sum, max(r.duration_max) AS duration_max
-  FROM ctx CROSS JOIN LATERAL ${hourRows(['$15::boolean', '$4', '$7'])}
+  FROM ctx CROSS JOIN LATERAL ${hourRows([`($15::boolean OR ${SUFFIX})`, '$4', '$7'])}
   GROUP BY 1
 ),
 days AS MATERIALIZED (
@@ -190,9 +194,10 @@ FROM (SELECT DISTINCT key FROM days WHERE $9::boolean AND closed) k CROSS JOIN c
 UNION ALL
 SELECT 'h', r.hour, r.${key}, r.events, r.successes, r.duration_sum::float8, r.duration_max,
        nullif(r.sketch, '{}'::jsonb), r.sketch_entries::text, NULL, false, NULL, NULL
-FROM ctx CROSS JOIN LATERAL ${hourRows(['NOT $15::boolean', '$4', '$7'], [`NOT $16::boolean AND ${NOT_WHOLE}`, '$8', '$5'])}
+FROM ctx CROSS JOIN LATERAL ${hourRows([`NOT $15::boolean AND NOT ${SUFFIX}`, '$4', '$7'], [`NOT $16::boolean AND ${NOT_WHOLE}`, '$8', '$5'])}
 UNION ALL
--- The whole hours of a complemented partial day: their figures only, added up per day and key.
+-- The whole hours of a partial start day complemented or read as its suffix: their figures only,
+-- added up per key (at $10, a time of that day).
 SELECT 'h', $10::timestamptz, f.key, f.events, f.successes, f.duration_sum, f.duration_max,
        NULL, NULL, NULL, false, NULL, NULL
 FROM start_hours f
@@ -343,6 +348,10 @@ export interface InteractionDeps {
 const answersHelp = (range: TimeRange) =>
   range.dayFrom.getTime() < range.dayTo.getTime() && (range.bucket === null || range.bucket === 'day')
 
+/** Whether the range starts in a partial day with whole hours in the range, before whole days: it may be read as its suffix. */
+const suffixStart = (range: TimeRange) =>
+  range.wholeFrom.getTime() < range.dayFrom.getTime() && range.dayFrom.getTime() < range.dayTo.getTime()
+
 export async function interactionStats(
   deps: InteractionDeps,
   tenant: string,
@@ -366,6 +375,7 @@ export async function interactionStats(
               range.complement.start,
               range.complement.end,
               ...tailParams(range),
+              suffixStart(range),
             ],
           }),
         ANALYTICS_READ,
@@ -380,7 +390,7 @@ export async function interactionStats(
   // voided them meanwhile.
   const primary = await deps.writer()
   await deps.retry(() => fillClosedDays(primary, tenant, DIM[groupBy]))
-  if (range.complement.start) {
+  if (suffixStart(range)) {
     await deps.retry(() => fillClosedSuffixes(primary, tenant, DIM[groupBy], range.wholeFrom))
   }
   return (await read(primary, true)) ?? ((await read(primary, false)) as InteractionGroup[])

@@ -313,6 +313,49 @@ describe(`analytics (${backend})`, () => {
     expect((await suffixes()).map((r) => r.key)).toEqual(['r2', 'speak', 'wave'])
   })
 
+  it('reads a closed start day with more hours before the range than in it as its suffix too', async () => {
+    const s = t.store.tenant('late-start')
+    await s.recordInteractions([
+      // Day 3: one event before the range, one in its edge hour (14:00), two in its whole hours.
+      at('2026-03-03T02:10:00Z', 'r1', 100),
+      at('2026-03-03T14:40:00Z', 'r2', 800),
+      at('2026-03-03T15:00:00Z', 'r2', 30000),
+      at('2026-03-03T21:30:00Z', 'r1', 250),
+      at('2026-03-04T10:00:00Z', 'r1', 40),
+      at('2026-03-05T09:00:00Z', 'r2', 70),
+    ])
+    // Nine whole hours of day 3 in the range, fourteen before it: not complemented, so before the
+    // suffix it read day 3's hourly rows with their sketches, one a key and hour.
+    const from = '2026-03-03T14:30:00Z'
+    const to = '2026-03-05T12:00:00Z'
+    const expectAll = async () => {
+      for (const bucket of ['day', null] as const) {
+        await expectInteractionsMatch(s, 'late-start', from, to, bucket, 'robotId')
+        await expectInteractionsMatch(s, 'late-start', from, to, bucket, 'interactionType')
+      }
+    }
+    await expectAll()
+    expect(
+      await t.ownerQuery(
+        `SELECT dim, key, events::int AS events FROM robot_brain.interaction_closed_suffixes
+         WHERE tenant_id = 'late-start' AND since = '2026-03-03T15:00:00Z' ORDER BY dim, key`,
+      ),
+    ).toEqual([
+      { dim: 'r', key: 'r1', events: 1 },
+      { dim: 'r', key: 'r2', events: 1 },
+      { dim: 't', key: 'speak', events: 1 },
+      { dim: 't', key: 'wave', events: 1 },
+    ])
+    // Taken, not only exact: with the sketches of day 3's hourly rows in the range moved five buckets
+    // up, the answers stay right.
+    await t.ownerQuery(
+      `UPDATE robot_brain.interaction_rollups
+       SET sketch_entries = ARRAY(SELECT e + (5::bigint << 32) FROM unnest(sketch_entries) e)
+       WHERE tenant_id = 'late-start' AND hour >= '2026-03-03T15:00:00Z' AND hour < '2026-03-04T00:00:00Z'`,
+    )
+    await expectAll()
+  })
+
   it('puts a turn just before midnight UTC in that day and month, whatever offset the range uses', async () => {
     const s = t.store.tenant('edges')
     await s.recordTurn({
