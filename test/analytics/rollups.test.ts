@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadMigrations, migrate } from '../../src/db/migrate.js'
 import { newId } from '../../src/store/ids.js'
+import { insertInteractions } from '../../src/store/interactions.js'
 import { openStore, type Store } from '../../src/store/store.js'
 import { backend, openTestStore, serverBackend, storeOptions, type TestStore } from '../support/store.js'
 import { expectFiguresMatch, rawInteractions, rawPersonalities } from './reference.js'
@@ -302,6 +303,66 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
       await db.cleanup()
     }
   })
+
+  // Online: 0024 replaces the sketch functions that every batch of events calls, in place. A batch
+  // written and not yet committed (its statement used the functions of 0021) does not make it wait,
+  // that batch commits, and batches on either side of it stay exact, compacted rows included.
+  it.skipIf(!serverBackend)(
+    'migration 0024 replaces the sketch functions while a batch that used them is uncommitted',
+    async () => {
+      const db = await openTestStore('rollups_24_online', { migrate: false })
+      try {
+        const owner = db.store.transport.owner
+        const all = loadMigrations().filter((m) => m.version <= 24)
+        await migrate(
+          owner,
+          {},
+          all.filter((m) => m.version < 24),
+        )
+        const batch = (b: number) =>
+          Array.from({ length: 300 }, (_, i) => ({
+            id: newId(),
+            robotId: 'solo',
+            interactionType: 'beep',
+            durationMs: 1 + (((b * 300 + i) * 7919) % 20000),
+            success: i % 5 !== 0,
+            metadata: {},
+            createdAt: new Date(`2026-03-10T07:${String(i % 60).padStart(2, '0')}:00Z`),
+          }))
+        // Two batches through 0021's functions (the second compacts: 600 entries a row), then one
+        // left uncommitted.
+        for (const b of [0, 1]) await insertInteractions(owner, 'online', batch(b))
+        const writer = await owner.connect()
+        try {
+          await writer.query('BEGIN')
+          expect(await insertInteractions(writer, 'online', batch(2))).toBe(300)
+          const started = Date.now()
+          await migrate(owner, {}, all)
+          expect(Date.now() - started).toBeLessThan(2_000)
+          await writer.query('COMMIT')
+        } finally {
+          writer.release()
+        }
+        for (const b of [3, 4]) await insertInteractions(owner, 'online', batch(b))
+        await db.store.migrate()
+        const s = db.store.tenant('online')
+        for (const [groupBy, column] of [
+          ['robotId', 'robot_id'],
+          ['interactionType', 'interaction_type'],
+        ] as const) {
+          for (const bucket of ['hour', null] as const) {
+            const got = await s.analytics.interactions({ from: FROM, to: TO, groupBy, bucket })
+            const raw = await rawInteractions(db, 'online', FROM, TO, bucket, column)
+            const g = got.groups[0]
+            expect(g?.count).toBe(1500)
+            expectFiguresMatch(bucket ? g?.buckets[0] : g, raw[0])
+          }
+        }
+      } finally {
+        await db.cleanup()
+      }
+    },
+  )
 
   it('backfills rows stored before the rollups existed, when the migration runs', async () => {
     const db = await openTestStore('rollups_backfill', { migrate: false })
