@@ -14,9 +14,9 @@
 --   That length counts a bucket twice only where a count of 2^32 or more was split: it only sets
 --   when to compact again, never a figure.
 --
--- Online: functions replaced in place, same signatures. The previous version calls the same
--- functions by name and gets the same entries; rows it compacted hold a size (0 or more), which
--- stays valid.
+-- Online: functions replaced in place, same signatures (no lock that a running statement holds).
+-- The previous version calls the same functions by name and gets the same entries; rows compacted
+-- before the migration hold a size (0 or more), which stays valid.
 
 -- The general form (any count), as 0021 left it.
 CREATE FUNCTION robot_brain.sketch_compact_split(p_entries bigint[]) RETURNS bigint[]

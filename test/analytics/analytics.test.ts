@@ -170,6 +170,14 @@ describe(`analytics (${backend})`, () => {
     return got
   }
 
+  /** Both groupings, per day and over the whole range. */
+  async function expectDaysAndTotalsMatch(store: Store, tenant: string, from: string, to: string) {
+    for (const bucket of ['day', null] as const) {
+      await expectInteractionsMatch(store, tenant, from, to, bucket, 'robotId')
+      await expectInteractionsMatch(store, tenant, from, to, bucket, 'interactionType')
+    }
+  }
+
   it('matches the raw rows over the whole data, per month, week, day and hour', async () => {
     const from = '2026-01-01T00:00:00Z'
     const to = '2026-04-01T00:00:00Z'
@@ -230,12 +238,7 @@ describe(`analytics (${backend})`, () => {
       ['2026-03-08T12:00:00Z', '2026-03-10T09:00:00Z'], // on the hour; an event in a later hour
       ['2026-03-09T00:00:00Z', '2026-03-11T09:20:00Z'], // an event after the end in its own hour only
     ]
-    for (const [from, to] of ends) {
-      for (const bucket of ['day', null] as const) {
-        await expectInteractionsMatch(s, 'tail', from as string, to as string, bucket, 'robotId')
-        await expectInteractionsMatch(s, 'tail', from as string, to as string, bucket, 'interactionType')
-      }
-    }
+    for (const [from, to] of ends) await expectDaysAndTotalsMatch(s, 'tail', from as string, to as string)
     // Taken, not only exact: with the end day's hourly rows before the range end made wrong, the
     // answer of the first range (read whole: its daily rows) is still right.
     await t.ownerQuery(
@@ -259,12 +262,7 @@ describe(`analytics (${backend})`, () => {
     ])
     const from = '2026-03-03T05:30:00Z'
     const to = '2026-03-05T12:00:00Z'
-    const expectAll = async () => {
-      for (const bucket of ['day', null] as const) {
-        await expectInteractionsMatch(s, 'head', from, to, bucket, 'robotId')
-        await expectInteractionsMatch(s, 'head', from, to, bucket, 'interactionType')
-      }
-    }
+    const expectAll = () => expectDaysAndTotalsMatch(s, 'head', from, to)
     // The stored suffixes from 06:00 of day 3, and whether each is of the tenant's current epoch.
     const suffixes = () =>
       t.ownerQuery<{ dim: string; key: string; events: number; current: boolean }>(
@@ -328,12 +326,7 @@ describe(`analytics (${backend})`, () => {
     // suffix it read day 3's hourly rows with their sketches, one a key and hour.
     const from = '2026-03-03T14:30:00Z'
     const to = '2026-03-05T12:00:00Z'
-    const expectAll = async () => {
-      for (const bucket of ['day', null] as const) {
-        await expectInteractionsMatch(s, 'late-start', from, to, bucket, 'robotId')
-        await expectInteractionsMatch(s, 'late-start', from, to, bucket, 'interactionType')
-      }
-    }
+    const expectAll = () => expectDaysAndTotalsMatch(s, 'late-start', from, to)
     await expectAll()
     expect(
       await t.ownerQuery(
