@@ -268,8 +268,12 @@ function isUnreachable(err: unknown): boolean {
 }
 
 /**
- * The replica lacks an object the statement uses: it has not replayed a migration the primary ran (a
- * process that migrated and one that reads are often not the same, so read-your-writes cannot see it).
+ * The replica lacks an object the statement uses, or a privilege on it: it has not replayed a
+ * migration the primary ran (a process that migrated and one that reads are often not the same, so
+ * read-your-writes cannot see it). A migration creates its objects before it grants them, and the
+ * runtime role is handed its grants after the last migration, so a replica stopped in between has
+ * the schema but not the right to use it. Where the primary lacks the privilege too, it answers with
+ * the same error.
  */
 const BEHIND_CODES = new Set<string>([
   SQLSTATE.INVALID_SCHEMA_NAME,
@@ -277,6 +281,7 @@ const BEHIND_CODES = new Set<string>([
   SQLSTATE.UNDEFINED_FUNCTION,
   SQLSTATE.UNDEFINED_COLUMN,
   SQLSTATE.UNDEFINED_OBJECT,
+  SQLSTATE.INSUFFICIENT_PRIVILEGE,
 ])
 function isBehind(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code

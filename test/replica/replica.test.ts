@@ -228,6 +228,61 @@ describe.skipIf(!serverBackend || !REPLICA_URL)(`read replica (${backend})`, () 
     }
   })
 
+  it('a replica that has the schema but not yet a grant the primary made: reads answer from the primary', async () => {
+    // A migration creates its objects before it grants them, and the runtime role gets its grants after
+    // the last one: a replica stopped in between answers "permission denied" where the primary would not.
+    const fresh = await freshTestDatabase('replica_grant', false)
+    const primary = new pg.Client({ connectionString: fresh.ownerUrl })
+    try {
+      const owner = await openStore(storeOptions(fresh))
+      await owner.migrate()
+      await owner.recordInteractions(events(3, 'r-grant'))
+      await owner.close()
+      await primary.connect()
+      const [{ role_name: role }] = (await primary.query('SELECT role_name FROM robot_brain.runtime_role'))
+        .rows as [{ role_name: string }]
+      const read = new URL(fresh.appUrl)
+      const replica = new URL(REPLICA_URL)
+      read.hostname = replica.hostname
+      read.port = replica.port
+      // The replica replays a revoked USAGE on the schema, then stops before the grant that restores it.
+      await primary.query(`REVOKE USAGE ON SCHEMA robot_brain FROM ${role}`)
+      const lsn = (await primary.query('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn as string
+      await until('the replica has replayed the revoke', async () => {
+        const client = new pg.Client({ connectionString: read.toString() })
+        try {
+          await client.connect()
+          const { rows } = await client.query('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS done', [lsn])
+          return rows[0]?.done === true
+        } catch {
+          return false
+        } finally {
+          await client.end().catch(() => {})
+        }
+      })
+      await onReplica('SELECT pg_wal_replay_pause()')
+      await primary.query(`GRANT USAGE ON SCHEMA robot_brain TO ${role}`)
+
+      const store = await openStore(storeOptions(fresh, { readUrl: read.toString(), readMaxLagMs: 60_000 }))
+      try {
+        expect((await store.replica({ check: true })).serving).toBe(true)
+        // A read transaction (interaction analytics) and single statements (statistics, search).
+        expect(await counted(store, 'r-grant')).toBe(3)
+        expect(await store.sessionStats()).toEqual([])
+        expect((await store.search({ query: 'hello', mode: 'fulltext' })).results).toEqual([])
+        const state = await store.replica()
+        expect(state.reads.fallbacks).toBeGreaterThanOrEqual(1)
+        expect(state.reads.replica).toBe(0)
+      } finally {
+        await store.close()
+      }
+    } finally {
+      await onReplica('SELECT pg_wal_replay_resume()')
+      await primary.end().catch(() => {})
+      await fresh.drop()
+    }
+  })
+
   it('a lagging replica (replay paused): reads move to the primary, and return when it catches up', async () => {
     const reader = await open(1_000)
     const writer = await open()
