@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type DbPool, withTransaction } from '../db/pool.js'
+import { SQLSTATE } from '../db/sqlstate.js'
 import type { PartitionedTable } from '../upkeep/partitions.js'
 import { ensureMonths, partitionName } from '../upkeep/partitions.js'
 import { PageSizer, textChars } from './paging.js'
@@ -235,8 +236,6 @@ async function isAttached(owner: DbPool, partition: string): Promise<boolean | n
   return r?.exists ? r.attached : null
 }
 
-const LOCK_NOT_AVAILABLE = '55P03'
-
 /** Plain DETACH under a short lock timeout, retried: writes to other months wait at most 2 s. */
 async function detach(owner: DbPool, m: ArchiveMonth): Promise<void> {
   for (let attempt = 0; ; attempt++) {
@@ -247,7 +246,7 @@ async function detach(owner: DbPool, m: ArchiveMonth): Promise<void> {
       })
       return
     } catch (err) {
-      if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE || attempt >= 20) throw err
+      if ((err as { code?: string }).code !== SQLSTATE.LOCK_NOT_AVAILABLE || attempt >= 20) throw err
       await new Promise((r) => setTimeout(r, 500 + Math.random() * 1000))
     }
   }

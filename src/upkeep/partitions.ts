@@ -5,6 +5,7 @@
 // wait at most for one partition's creation.
 import { type DbPool, withTransaction } from '../db/pool.js'
 import { quoteIdent } from '../db/runtime-role.js'
+import { SQLSTATE } from '../db/sqlstate.js'
 
 export const PARTITIONED_TABLES = ['conversations', 'robot_interactions'] as const
 export type PartitionedTable = (typeof PARTITIONED_TABLES)[number]
@@ -69,8 +70,6 @@ export async function ensureMonths(owner: DbPool, table: PartitionedTable, month
   }
 }
 
-const LOCK_NOT_AVAILABLE = '55P03'
-
 /**
  * Forgets the planner statistics of empty partitions; returns the names reset.
  *
@@ -109,7 +108,7 @@ export async function forgetEmptyPartitionStats(owner: DbPool): Promise<string[]
       })
       if (emptied) reset.push(name)
     } catch (err) {
-      if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err
+      if ((err as { code?: string }).code !== SQLSTATE.LOCK_NOT_AVAILABLE) throw err
     }
   }
   return reset

@@ -194,6 +194,20 @@ describe(`partitions and upkeep (${backend})`, () => {
     )
     expect(analyzed?.detail).toContain(ahead)
     expect(await stats(ahead)).toBe(-1)
+    // So does the partitions task (every upkeep run), after an ANALYZE by anyone else.
+    await t.ownerQuery('ANALYZE robot_brain.robot_interactions')
+    expect(await stats(ahead)).toBe(0)
+    const [made] = await runTasks(
+      {
+        owner,
+        now: new Date(),
+        retention: { conversationsMonths: null, interactionsMonths: null, archiveDir: null },
+        retry: (fn) => fn(),
+      },
+      ['partitions'],
+    )
+    expect(made?.ok).toBe(true)
+    expect(await stats(ahead)).toBe(-1)
 
     // A partition written to right now (an insert not yet committed) is left alone, and keeps its row.
     if (backend === 'pglite') return // one connection: no second transaction to hold open
