@@ -43,13 +43,31 @@ const INSERT_INTERACTIONS = insertStatement(true)
 /** The same insert without the rollup upsert: only the bench uses it, to measure what rollups cost at ingest. */
 const INSERT_WITHOUT_ROLLUPS = insertStatement(false)
 
+/**
+ * The first event of each id. An id is one event: the replay check and the key (tenant_id, id,
+ * created_at) skip a repeat of a stored id, and a repeat in the same batch with the same createdAt,
+ * but a repeat in the same batch at another time would be a second row, counted twice by the rollups.
+ */
+function firstOfEachId(events: NewInteraction[]): NewInteraction[] {
+  const seen = new Set<string>()
+  const out: NewInteraction[] = []
+  for (const e of events) {
+    const id = e.id.toLowerCase()
+    if (seen.has(id)) continue
+    seen.add(id)
+    out.push(e)
+  }
+  return out
+}
+
 export async function insertInteractions(
   db: Queryable,
   tenant: string,
-  events: NewInteraction[],
+  batch: NewInteraction[],
   /** False only in the bench's baseline: the rollups would no longer match the events. */
   rollups = true,
 ): Promise<number> {
+  const events = firstOfEachId(batch)
   const { rows } = await db.query<{ inserted: number }>({
     name: rollups ? 'rb_insert_interactions' : 'rb_insert_interactions_without_rollups',
     text: rollups ? INSERT_INTERACTIONS : INSERT_WITHOUT_ROLLUPS,

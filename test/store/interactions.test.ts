@@ -90,7 +90,13 @@ describe(`interactions (${backend})`, () => {
     expect(await store.recordInteractions([{ ...moved, createdAt: '2026-06-01T00:00:01Z' }])).toMatchObject({
       inserted: 0,
     })
-    expect((await t.counts()).interactions).toBe(before.interactions + 2 + 1 + 1)
+    // So is a repeat at another time in the same call (its id in upper case too): the first is stored.
+    const twice = event(9, { id: randomUUID(), createdAt: '2026-06-02T00:00:00Z' })
+    const again = { ...twice, id: (twice.id as string).toUpperCase(), createdAt: '2026-06-02T05:00:00Z' }
+    expect(await store.recordInteractions([twice, again])).toEqual({ accepted: 2, inserted: 1 })
+    const [kept] = await rowsOf([twice.id as string])
+    expect(new Date(kept?.created_at as Date).toISOString()).toBe('2026-06-02T00:00:00.000Z')
+    expect((await t.counts()).interactions).toBe(before.interactions + 2 + 1 + 1 + 1)
     expect(await rowsOf(events.map((e) => e.id as string))).toHaveLength(5)
   })
 
