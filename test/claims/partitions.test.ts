@@ -183,29 +183,25 @@ describe(`partitions and upkeep (${backend})`, () => {
 
     // The analyze task does both.
     await t.ownerQuery('ANALYZE robot_brain.robot_interactions')
-    const [analyzed] = await runTasks(
-      {
-        owner,
-        now: new Date(),
-        retention: { conversationsMonths: null, interactionsMonths: null, archiveDir: null },
-        retry: (fn) => fn(),
-      },
-      ['analyze'],
-    )
+    const runTask = async (name: 'analyze' | 'partitions') =>
+      (
+        await runTasks(
+          {
+            owner,
+            now: new Date(),
+            retention: { conversationsMonths: null, interactionsMonths: null, archiveDir: null },
+            retry: (fn) => fn(),
+          },
+          [name],
+        )
+      )[0]
+    const analyzed = await runTask('analyze')
     expect(analyzed?.detail).toContain(ahead)
     expect(await stats(ahead)).toBe(-1)
     // So does the partitions task (every upkeep run), after an ANALYZE by anyone else.
     await t.ownerQuery('ANALYZE robot_brain.robot_interactions')
     expect(await stats(ahead)).toBe(0)
-    const [made] = await runTasks(
-      {
-        owner,
-        now: new Date(),
-        retention: { conversationsMonths: null, interactionsMonths: null, archiveDir: null },
-        retry: (fn) => fn(),
-      },
-      ['partitions'],
-    )
+    const made = await runTask('partitions')
     expect(made?.ok).toBe(true)
     expect(await stats(ahead)).toBe(-1)
 

@@ -90,6 +90,26 @@ describe.skipIf(serverBackend)(`read routing on the embedded database (${backend
   })
 })
 
+/**
+ * A store reading `fresh` through the replica at `readUrl` (within a 60 s bound, so it serves): its
+ * read transaction and single statements all answer from the primary, the replica having failed them.
+ */
+async function expectPrimaryAnswers(fresh: FreshDatabase, readUrl: string, robotId: string, n: number) {
+  const store = await openStore(storeOptions(fresh, { readUrl, readMaxLagMs: 60_000 }))
+  try {
+    expect((await store.replica({ check: true })).serving).toBe(true)
+    // A read transaction (interaction analytics) and single statements (statistics, search).
+    expect(await counted(store, robotId)).toBe(n)
+    expect(await store.sessionStats()).toEqual([])
+    expect((await store.search({ query: 'hello', mode: 'fulltext' })).results).toEqual([])
+    const state = await store.replica()
+    expect(state.reads.fallbacks).toBeGreaterThanOrEqual(1)
+    expect(state.reads.replica).toBe(0)
+  } finally {
+    await store.close()
+  }
+}
+
 describe.skipIf(!serverBackend || Boolean(REPLICA_URL))(`read replica (${backend})`, () => {
   it.skip('needs ROBOT_BRAIN_TEST_REPLICA_URL: run scripts/replica.sh (as root) and set it to postgres://postgres@127.0.0.1:5433/postgres (.ci/run does both)', () => {})
 })
@@ -209,19 +229,7 @@ describe.skipIf(!serverBackend || !REPLICA_URL)(`read replica (${backend})`, () 
       await owner.recordInteractions(events(2, 'r-behind'))
       await owner.close()
 
-      const store = await openStore(storeOptions(fresh, { readUrl: read.toString(), readMaxLagMs: 60_000 }))
-      try {
-        expect((await store.replica({ check: true })).serving).toBe(true)
-        // A read transaction (interaction analytics) and single statements (statistics, search).
-        expect(await counted(store, 'r-behind')).toBe(2)
-        expect(await store.sessionStats()).toEqual([])
-        expect((await store.search({ query: 'hello', mode: 'fulltext' })).results).toEqual([])
-        const state = await store.replica()
-        expect(state.reads.fallbacks).toBeGreaterThanOrEqual(1)
-        expect(state.reads.replica).toBe(0)
-      } finally {
-        await store.close()
-      }
+      await expectPrimaryAnswers(fresh, read.toString(), 'r-behind', 2)
     } finally {
       await onReplica('SELECT pg_wal_replay_resume()')
       await fresh.drop()
@@ -263,19 +271,7 @@ describe.skipIf(!serverBackend || !REPLICA_URL)(`read replica (${backend})`, () 
       await onReplica('SELECT pg_wal_replay_pause()')
       await primary.query(`GRANT USAGE ON SCHEMA robot_brain TO ${role}`)
 
-      const store = await openStore(storeOptions(fresh, { readUrl: read.toString(), readMaxLagMs: 60_000 }))
-      try {
-        expect((await store.replica({ check: true })).serving).toBe(true)
-        // A read transaction (interaction analytics) and single statements (statistics, search).
-        expect(await counted(store, 'r-grant')).toBe(3)
-        expect(await store.sessionStats()).toEqual([])
-        expect((await store.search({ query: 'hello', mode: 'fulltext' })).results).toEqual([])
-        const state = await store.replica()
-        expect(state.reads.fallbacks).toBeGreaterThanOrEqual(1)
-        expect(state.reads.replica).toBe(0)
-      } finally {
-        await store.close()
-      }
+      await expectPrimaryAnswers(fresh, read.toString(), 'r-grant', 3)
     } finally {
       await onReplica('SELECT pg_wal_replay_resume()')
       await primary.end().catch(() => {})
