@@ -47,17 +47,11 @@ const INSERT_WITHOUT_ROLLUPS = insertStatement(false)
  * The first event of each id. An id is one event: the replay check and the key (tenant_id, id,
  * created_at) skip a repeat of a stored id, and a repeat in the same batch with the same createdAt,
  * but a repeat in the same batch at another time would be a second row, counted twice by the rollups.
+ * Ids arrive as validation leaves them (lower case), so equal ids are equal strings.
  */
 function firstOfEachId(events: NewInteraction[]): NewInteraction[] {
   const seen = new Set<string>()
-  const out: NewInteraction[] = []
-  for (const e of events) {
-    const id = e.id.toLowerCase()
-    if (seen.has(id)) continue
-    seen.add(id)
-    out.push(e)
-  }
-  return out
+  return events.filter((e) => !seen.has(e.id) && seen.add(e.id))
 }
 
 export async function insertInteractions(
