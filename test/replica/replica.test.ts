@@ -352,6 +352,29 @@ describe.skipIf(!serverBackend || !REPLICA_URL)(`read replica (${backend})`, () 
     expect((await store.replica()).reads.replica).toBeGreaterThan(replicaBefore)
   })
 
+  it('holds back no cleanup on the primary: its slot carries no horizon (hot_standby_feedback off)', async () => {
+    // With feedback, the primary keeps every row version the replica might read, and the rollup rows
+    // every batch of events updates stop being updated on their page (docs/resilience.md).
+    const client = new pg.Client({ connectionString: REPLICA_URL })
+    await client.connect()
+    try {
+      expect((await client.query('SHOW hot_standby_feedback')).rows[0].hot_standby_feedback).toBe('off')
+    } finally {
+      await client.end()
+    }
+    const primary = new pg.Client({ connectionString: db.ownerUrl })
+    await primary.connect()
+    try {
+      const { rows } = await primary.query(
+        'SELECT xmin::text AS xmin FROM pg_replication_slots WHERE slot_name = $1',
+        [`robot_brain_replica_${new URL(REPLICA_URL).port}`],
+      )
+      expect(rows).toEqual([{ xmin: null }])
+    } finally {
+      await primary.end()
+    }
+  })
+
   it('status shows the replica lag, and that it is down when stopped', async () => {
     await ensureBuilt()
     const env = { ...dbEnv(db), DATABASE_READ_URL: readUrl() }
