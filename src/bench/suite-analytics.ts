@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks'
 import type { Bucket } from '../analytics/range.js'
 import type { DbPool } from '../db/pool.js'
-import { insertInteractions } from '../store/interactions.js'
+import { eventGroupCommit, insertInteractionBatches, insertInteractions } from '../store/interactions.js'
 import { forgetEmptyPartitionStats } from '../upkeep/partitions.js'
 import { type CompareOptions, type Comparison, compare, runClosedLoop } from './load.js'
 import { makeEvents, ROBOT_RESPONSE, USER_MESSAGE } from './payload.js'
@@ -423,15 +423,23 @@ export async function ingestCase(target: Target, writers: number, p: AnalyticsPr
   }
   await target.owner.query('ANALYZE robot_brain.robot_interactions')
   await forgetEmptyPartitionStats(target.owner)
-  const side = (rollups: boolean) => ({
-    perOp: p.batch,
-    run: (ms: number) =>
-      runClosedLoop(writers, ms, async () => {
-        seed += p.batch
-        const n = await insertInteractions(app, INGEST_TENANT, makeEvents(p.batch, seed), rollups)
-        if (n !== p.batch) throw new Error(`stored ${n} of ${p.batch} events`)
-      }),
-  })
+  // Both sides go through the store's group commit for events (concurrent writers of a tenant merge
+  // into one statement at a time); only the statement differs.
+  const { groupCommit, poolMax } = target.root.config
+  const side = (rollups: boolean) => {
+    const writer = eventGroupCommit(groupCommit, poolMax, (tenant, batches) =>
+      insertInteractionBatches(app, tenant, batches, rollups),
+    )
+    return {
+      perOp: p.batch,
+      run: (ms: number) =>
+        runClosedLoop(writers, ms, async () => {
+          seed += p.batch
+          const n = await writer.submit(INGEST_TENANT, makeEvents(p.batch, seed))
+          if (n !== p.batch) throw new Error(`stored ${n} of ${p.batch} events`)
+        }),
+    }
+  }
   const cmp = await compare(side(false), side(true), p.ingest)
   return {
     suite: 'analytics',

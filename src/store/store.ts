@@ -50,7 +50,7 @@ import {
   type InteractionBufferOptions,
   type InteractionSink,
 } from './interaction-buffer.js'
-import { insertInteractions, type NewInteraction } from './interactions.js'
+import { eventGroupCommit, insertInteractionBatches, type NewInteraction } from './interactions.js'
 import { LIMITS } from './limits.js'
 import { turnsToMessages } from './messages.js'
 import {
@@ -127,6 +127,7 @@ class StoreCore {
   private role: Promise<string> | undefined
   private ready: Promise<void> | undefined
   readonly turnWriter: GroupCommit<NewTurn, WrittenRow | null> | undefined
+  readonly eventWriter: GroupCommit<NewInteraction[], number> | undefined
   private readonly retryObservers = new Set<RetryHooks>()
   /** Fans retries out to every observer (metrics, logs, tests): see Store.observeRetries. */
   readonly retryHooks: RetryHooks = {
@@ -185,6 +186,9 @@ class StoreCore {
       const slots = transport.driver === 'pglite' ? 1 : config.poolMax
       this.turnWriter = new GroupCommit(config.groupCommit, slots, (tenant, turns) =>
         this.writeTurns(tenant, turns),
+      )
+      this.eventWriter = eventGroupCommit(config.groupCommit, slots, (tenant, batches) =>
+        this.writeInteractions(tenant, batches),
       )
     }
   }
@@ -325,6 +329,17 @@ class StoreCore {
       if (row.created) byId.set(t.id, { ...row, created: false })
       return row
     })
+  }
+
+  /** Stores the event batches of several callers in one statement: the new events of each. */
+  writeInteractions(tenant: string, batches: NewInteraction[][]): Promise<number[]> {
+    return this.retry(() => insertInteractionBatches(this.transport.app, tenant, batches))
+  }
+
+  /** Stores one caller's events, with those of concurrent callers when group commit is on. */
+  async recordInteractions(tenant: string, events: NewInteraction[]): Promise<number> {
+    if (this.eventWriter) return this.eventWriter.submit(tenant, events)
+    return (await this.writeInteractions(tenant, [events]))[0] ?? 0
   }
 
   async close(): Promise<void> {
@@ -874,7 +889,10 @@ export class Store {
     if (!deleted) throw new NotFoundError(`session ${JSON.stringify(sid)} not found`)
   }
 
-  /** Stores interaction events in one statement; ids already stored are skipped (idempotent). */
+  /**
+   * Stores interaction events in one statement (with those of concurrent calls for this tenant, by
+   * group commit); ids already stored are skipped (idempotent).
+   */
   async recordInteractions(events: InteractionInput[]): Promise<RecordInteractionsResult> {
     if (!Array.isArray(events)) throw new ValidationError('events', 'must be an array')
     if (events.length === 0) return { accepted: 0, inserted: 0 }
@@ -885,10 +903,8 @@ export class Store {
       )
     }
     const rows = events.map((e, i) => validateInteraction(e, `events[${i}]`))
-    const db = await this.app()
-    const inserted = await this.writing(() =>
-      this.core.retry(() => insertInteractions(db, this.tenantId, rows)),
-    )
+    await this.app()
+    const inserted = await this.writing(() => this.core.recordInteractions(this.tenantId, rows))
     return { accepted: rows.length, inserted }
   }
 
@@ -907,9 +923,11 @@ export class Store {
       defaultTenant: this.tenantId,
       tenant: (id) => v.tenantId(id),
       validate: validateInteraction,
+      // The buffer batches and bounds its statements itself (maxBatch events, `concurrency` at once):
+      // its batches skip group commit, so each is one statement as its options say.
       write: async (tenant, rows) => {
-        const db = await this.app()
-        return this.core.retry(() => insertInteractions(db, tenant, rows))
+        await this.app()
+        return (await this.core.writeInteractions(tenant, [rows]))[0] ?? 0
       },
     }
   }

@@ -1,6 +1,7 @@
 // README and DESIGN claims about batched writes, proven on every backend with a real refusal: the
 // owner adds a CHECK constraint that one turn (or event) breaks.
-//   - group commit: a batch holding one bad turn fails that turn alone and stores the others;
+//   - group commit: a batch holding one bad turn fails that turn alone and stores the others, and a
+//     statement merging concurrent event calls, one with a bad event, fails that call alone;
 //   - the interaction buffer halves a refused batch until the bad event stands alone, counts it in
 //     stats().rejected, tells onError (willRetry false), and stores every other event.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -52,6 +53,48 @@ describe(`batched writes with one bad row (${backend})`, () => {
       [0, 1, 2, 3, 5, 6, 7, 8, 9].map((i) => turnInput('gc', i).userMessage).sort(),
     )
     expect((await t.store.getSession('gc')).messageCount).toBe(9)
+  })
+
+  it('group commit for events: concurrent calls share a statement; a refused call fails alone', async () => {
+    const calls: InteractionInput[][] = Array.from({ length: 5 }, (_, c) =>
+      Array.from({ length: c + 1 }, (_, i) => ({
+        robotId: c === 2 && i === 1 ? 'poison-bot' : 'gc-bot',
+        interactionType: 'wave',
+        durationMs: i,
+        success: true,
+      })),
+    )
+    const watch = watchStatements(t.store, 'rb_insert_interactions')
+    let results: PromiseSettledResult<{ inserted: number }>[]
+    try {
+      results = await Promise.allSettled(calls.map((events) => t.store.recordInteractions(events)))
+    } finally {
+      watch.stop()
+    }
+    // Fewer statements than calls for the 15 events (at most two, side by side, or one on the
+    // embedded database); the one holding the bad call was refused, then each of its calls went
+    // alone, one at a time.
+    let merged = 0
+    for (let sent = 0; sent < 15; merged++) sent += watch.sizes[merged] ?? 15
+    expect(merged, `statement sizes ${JSON.stringify(watch.sizes)}`).toBeLessThanOrEqual(2)
+    const alone = watch.sizes.slice(merged)
+    expect(alone).toContain(3)
+    expect(alone.every((n) => n >= 1 && n <= 5)).toBe(true)
+    expect(new Set(alone).size).toBe(alone.length)
+    expect(watch.sizes.slice(0, merged)).toContain(alone.reduce((a, b) => a + b, 0))
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value.inserted : 'refused'))).toEqual([
+      1,
+      2,
+      'refused',
+      4,
+      5,
+    ])
+    const reason = (results[2] as PromiseRejectedResult).reason as { code?: string }
+    expect(reason.code).toBe(CHECK_VIOLATION)
+    const [row] = await t.ownerQuery<{ n: number }>(
+      "SELECT count(*)::int AS n FROM robot_brain.robot_interactions WHERE robot_id = 'gc-bot'",
+    )
+    expect(row?.n).toBe(12)
   })
 
   it('interaction buffer: a refused batch is halved until the bad event stands alone, which is rejected', async () => {

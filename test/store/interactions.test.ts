@@ -100,6 +100,34 @@ describe(`interactions (${backend})`, () => {
     expect(await rowsOf(events.map((e) => e.id as string))).toHaveLength(5)
   })
 
+  it('concurrent calls share statements; each is told how many of its own events were new', async () => {
+    const stored = event(20, { id: newId() })
+    await store.recordInteractions([stored])
+    const shared = event(21, { id: newId() })
+    // Queued at once, the two small calls go in one statement: the queue is shared between the two
+    // statements a tenant may run side by side (9 events: at most 5 each), and the last call goes in
+    // the other (on the embedded database, with one connection, all three go together).
+    const first = [shared]
+    const second = [shared, event(22, { id: newId() })]
+    const third = [stored, ...Array.from({ length: 5 }, (_, i) => event(23 + i, { id: newId() }))]
+    const before = (await t.counts()).interactions
+    const results = await Promise.all([first, second, third].map((e) => store.recordInteractions(e)))
+    // An id sent by two calls at once belongs to the first, as if they had run one after the other.
+    expect(results).toEqual([
+      { accepted: 1, inserted: 1 },
+      { accepted: 2, inserted: 1 },
+      { accepted: 6, inserted: 5 },
+    ])
+    expect((await t.counts()).interactions).toBe(before + 7)
+    // The rows of the first two calls share one transaction: one statement wrote them.
+    const [row] = await t.ownerQuery<{ rows: number; xacts: number }>(
+      `SELECT count(*)::int AS rows, count(DISTINCT xmin::text)::int AS xacts
+       FROM robot_brain.robot_interactions WHERE id = ANY ($1::uuid[])`,
+      [second.map((e) => e.id as string)],
+    )
+    expect(row).toEqual({ rows: 2, xacts: 1 })
+  })
+
   it('names the field of a bad event with its index and stores none of the batch', async () => {
     const good = () => event(0, { id: newId() })
     const cases: Array<[InteractionInput[], string]> = [
