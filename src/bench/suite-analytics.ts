@@ -423,8 +423,8 @@ export async function ingestCase(target: Target, writers: number, p: AnalyticsPr
   }
   await target.owner.query('ANALYZE robot_brain.robot_interactions')
   await forgetEmptyPartitionStats(target.owner)
-  // Both sides go through the store's group commit for events (concurrent writers of a tenant merge
-  // into one statement at a time); only the statement differs.
+  // Both sides go through the store's group commit for events (concurrent writers of a tenant merge,
+  // at most two statements at a time), as recordInteractions writes; only the statement differs.
   const { groupCommit, poolMax } = target.root.config
   const side = (rollups: boolean) => {
     const writer = eventGroupCommit(groupCommit, poolMax, (tenant, batches) =>

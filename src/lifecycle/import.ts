@@ -269,7 +269,16 @@ function statement(type: RecordType, batch: Pending[]): { text: string; values: 
       ],
     }
   }
-  const r = batch.map((p) => p.record as InteractionRecord)
+  // An event id is one event. A later line of the same tenant and id in this batch, at another time,
+  // would pass both the stored-id check and the key: it is left out, and counted as present, as it
+  // would be in a later batch.
+  const seen = new Set<string>()
+  const r = batch
+    .map((p) => p.record as InteractionRecord)
+    .filter((x) => {
+      const key = `${x.tenantId}\n${x.id.toLowerCase()}`
+      return !seen.has(key) && seen.add(key)
+    })
   return {
     text: INSERT_INTERACTIONS,
     values: [

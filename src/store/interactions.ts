@@ -1,4 +1,5 @@
-// Robot interaction events: one multi-row statement per batch, idempotent by client-made id.
+// Robot interaction events: one multi-row statement per batch (or per group of concurrent batches,
+// by group commit), idempotent by client-made id.
 import { interactionRollupCte } from '../analytics/rollups.js'
 import type { GroupCommitOptions } from '../config.js'
 import type { Queryable } from '../db/pool.js'

@@ -183,6 +183,27 @@ describe('export and import', () => {
     }
   })
 
+  it('an event id on two lines of one batch, at two times, is stored once', async () => {
+    const twice = await openTestStore('export_twice')
+    try {
+      const line = dump.split('\n').find((l) => l.includes('"type":"interaction"')) as string
+      const event = JSON.parse(line)
+      const later = new Date(new Date(event.createdAt).getTime() + 3_600_000).toISOString()
+      const summary = await importText(
+        twice.store,
+        `${line}\n${JSON.stringify({ ...event, createdAt: later })}`,
+      )
+      expect(summary.interactions).toEqual({ inserted: 1, present: 1 })
+      const [row] = await twice.ownerQuery<{ rows: number; counted: number }>(
+        `SELECT (SELECT count(*)::int FROM robot_brain.robot_interactions) AS rows,
+                (SELECT sum(events)::int FROM robot_brain.interaction_rollups) AS counted`,
+      )
+      expect(row).toEqual({ rows: 1, counted: 1 })
+    } finally {
+      await twice.cleanup()
+    }
+  })
+
   it('filters by tenant, session and user', async () => {
     const types = (text: string) =>
       text
