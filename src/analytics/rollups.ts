@@ -49,7 +49,7 @@ const ADD_INTERACTION_FIGURES = `SET events = r.events + excluded.events, succes
  * robot and type; the daily rows are sums of those few rows (their entries concatenated, migration
  * 0021), not a second pass over the events. The hourly rows are upserted before the daily ones, each
  * in key order, so concurrent statements lock rollup rows in one order; the tenant's analytics epoch
- * last, and only for events dated before today (UTC).
+ * last, and only for events dated before yesterday (UTC; in a day's last hour, before today).
  */
 export function interactionRollupCte(inserted: string): string {
   return `interaction_cells AS (
@@ -90,13 +90,17 @@ interaction_day_rollup AS (
     ${ADD_INTERACTION_FIGURES}
   RETURNING 1
 ),
--- Events dated before this statement's UTC day may reach a day whose answers are cached
+-- Events dated before yesterday (UTC) may reach a closed day, whose answers are cached
 -- (interaction_closed_days, migration 0020): raising the tenant's epoch here, with the events, voids
 -- those answers for every reader from the moment the events are visible. Last, after the rollup rows.
+-- Yesterday closes at the next midnight, and its answers are computed after that, so they see every
+-- write committed by then; the hour of margin covers a statement that starts before that midnight
+-- and commits after it.
 interaction_epoch AS (
   INSERT INTO robot_brain.analytics_epochs AS e (tenant_id, epoch)
   SELECT DISTINCT tenant_id, 1::bigint FROM interaction_hours
-  WHERE hour < date_trunc('day', now(), 'UTC') AND (SELECT count(*) FROM interaction_day_rollup) >= 0
+  WHERE hour < ${utcDay("now() + interval '1 hour'")} - interval '1 day'
+    AND (SELECT count(*) FROM interaction_day_rollup) >= 0
   ON CONFLICT (tenant_id) DO UPDATE SET epoch = e.epoch + 1
   RETURNING 1
 )`
