@@ -122,6 +122,66 @@ interface PendingRow {
   epoch: string
 }
 
+// $1 tenant. What the tenant's raises since kept_since recorded (migration 0025), as text: the same
+// from every driver.
+const KEPT = `
+SELECT epoch::text, kept_since::text, kept_raises::text, kept_before::text
+FROM robot_brain.analytics_epochs WHERE tenant_id = $1::text`
+
+// $1 tenant, $2 epoch, $3 kept_since, $4 kept_before: the answers still right, stamped with the epoch.
+// Nothing but fills writes these rows.
+const KEEP_ANSWERS = `
+UPDATE robot_brain.interaction_closed_days c SET epoch = $2::bigint
+WHERE c.tenant_id = $1::text AND c.epoch >= $3::bigint AND c.epoch < $2::bigint AND c.day < $4::timestamptz`
+
+// The same on the daily rows, which late writes also update: locked first, in the order writes lock
+// them (dim, day, key), so that neither waits for the other in a cycle.
+const KEEP_DAY_ANSWERS = `
+UPDATE robot_brain.interaction_day_rollups d SET day_answer_epoch = $2::bigint
+FROM (
+  SELECT x.dim, x.day, x.key FROM robot_brain.interaction_day_rollups x
+  WHERE x.tenant_id = $1::text AND x.day_answer_epoch >= $3::bigint AND x.day_answer_epoch < $2::bigint
+    AND x.day < $4::timestamptz
+  ORDER BY x.dim, x.day, x.key
+  FOR UPDATE
+) l
+WHERE d.tenant_id = $1::text AND d.dim = l.dim AND d.day = l.day AND d.key = l.key`
+
+// Starts the count anew from the epoch read, unless a raise came since (then the row keeps counting).
+const KEPT_RESET = `
+UPDATE robot_brain.analytics_epochs SET kept_since = epoch, kept_raises = 0, kept_before = 'infinity'
+WHERE tenant_id = $1::text AND epoch = $2::bigint AND kept_since = $3::bigint`
+
+interface KeptRow {
+  epoch: string
+  kept_since: string
+  kept_raises: string
+  kept_before: string
+}
+
+/**
+ * After late writes raised the tenant's epoch: stamps the answers that are still right (of epochs
+ * since kept_since, for days before the earliest day those writes reached) with the current epoch, for
+ * both dimensions, so the fill computes only the days from that day on. When a raise went unrecorded
+ * (an earlier version's write), keeps nothing. Either way, counts anew from the current epoch. Each
+ * statement reads what is committed when it starts: a raise that commits meanwhile leaves the stamped
+ * rows of an older epoch (stale, never read as current) and the count going, never a wrong answer.
+ */
+export async function keepAnswers(db: DbPool, tenant: string): Promise<number> {
+  return withTenantTransaction(db, tenant, async (client) => {
+    const [row] = (await client.query<KeptRow>({ text: KEPT, values: [tenant] })).rows
+    if (!row || row.epoch === row.kept_since) return 0
+    let kept = 0
+    if (BigInt(row.epoch) - BigInt(row.kept_since) === BigInt(row.kept_raises)) {
+      const values = [tenant, row.epoch, row.kept_since, row.kept_before]
+      kept = (await client.query({ text: KEEP_ANSWERS, values })).rowCount ?? 0
+      await client.query({ text: KEEP_DAY_ANSWERS, values })
+    }
+    await client.query({ text: KEPT_RESET, values: [tenant, row.epoch, row.kept_since] })
+    return kept
+  })
+}
+
 /** Rows per INSERT: a running sketch is up to about 1,100 entries of text. */
 const CHUNK = 200
 /** Daily rows read at once: a first fill may cover years of days and keys, never all in memory. */
@@ -132,8 +192,8 @@ const MAX_PAGES = 1000
 /**
  * Computes and stores the answers of every closed day that has none under the current epoch, for one
  * dimension, a page of daily rows at a time; returns how many were stored. Safe to run concurrently
- * (the same epoch gives the same rows) and after a late write (it starts from the newest answer still
- * valid, or from the key's first day).
+ * (the same epoch gives the same rows) and after a late write (it first keeps the answers still right,
+ * keepAnswers, then starts from the newest answer of the current epoch, or from the key's first day).
  */
 export async function fillClosedDays(
   db: DbPool,
@@ -141,6 +201,7 @@ export async function fillClosedDays(
   dim: Dim,
   pageRows: number = PAGE,
 ): Promise<number> {
+  await keepAnswers(db, tenant)
   let stored = 0
   for (let page = 0; page < MAX_PAGES; page++) {
     const { rows } = await withTransaction(

@@ -96,12 +96,16 @@ interaction_day_rollup AS (
 -- Yesterday closes at the next midnight, and its answers are computed after that, so they see every
 -- write committed by then; the hour of margin covers a statement that starts before that midnight
 -- and commits after it.
+-- The raise is counted, with the earliest day it reaches, so that a fill keeps the answers of the days
+-- before it (migration 0025).
 interaction_epoch AS (
-  INSERT INTO robot_brain.analytics_epochs AS e (tenant_id, epoch)
-  SELECT DISTINCT tenant_id, 1::bigint FROM interaction_hours
+  INSERT INTO robot_brain.analytics_epochs AS e (tenant_id, epoch, kept_raises, kept_before)
+  SELECT tenant_id, 1::bigint, 1::bigint, min(${utcDay('hour')}) FROM interaction_hours
   WHERE hour < ${utcDay("now() + interval '1 hour'")} - interval '1 day'
     AND (SELECT count(*) FROM interaction_day_rollup) >= 0
-  ON CONFLICT (tenant_id) DO UPDATE SET epoch = e.epoch + 1
+  GROUP BY tenant_id
+  ON CONFLICT (tenant_id) DO UPDATE SET epoch = e.epoch + 1, kept_raises = e.kept_raises + 1,
+    kept_before = least(e.kept_before, excluded.kept_before)
   RETURNING 1
 )`
 }

@@ -551,6 +551,59 @@ describe(`analytics (${backend})`, () => {
     expect(orphans[0]?.n).toBe(0)
   })
 
+  it('keeps the closed-day answers of the days before a late event, and computes only the rest', async () => {
+    const s = t.store.tenant('kept')
+    const app = t.store.transport.app
+    const day = (d: number, hour = 10) =>
+      `2026-01-${String(d).padStart(2, '0')}T${String(hour).padStart(2, '0')}:00:00Z`
+    // Days 5 to 16 of January, two robots (r1 wave, r2 speak) a day: 24 answers by robot, 24 by type.
+    const events: InteractionInput[] = []
+    for (let d = 5; d <= 16; d++) events.push(at(day(d), 'r1', 100 + d), at(day(d, 14), 'r2', 900 + d))
+    await s.recordInteractions(events)
+    const from = '2026-01-01T00:00:00Z'
+    const to = '2026-02-01T00:00:00Z'
+    const expectAll = async () => {
+      for (const groupBy of ['robotId', 'interactionType'] as const) {
+        await expectInteractionsMatch(s, 'kept', from, to, 'day', groupBy)
+        await expectInteractionsMatch(s, 'kept', from, to, null, groupBy)
+      }
+    }
+    const current = async () =>
+      (
+        await t.ownerQuery<{ epoch: number; stale: number }>(
+          `SELECT e.epoch::int,
+                  (SELECT count(*)::int FROM robot_brain.interaction_day_rollups d
+                    WHERE d.tenant_id = 'kept' AND d.day_answer_epoch IS DISTINCT FROM e.epoch) AS stale
+           FROM (SELECT coalesce((SELECT epoch FROM robot_brain.analytics_epochs WHERE tenant_id = 'kept'), 0) AS epoch) e`,
+        )
+      )[0]
+    expect(await fillClosedDays(app, 'kept', 'r')).toBe(24)
+    expect(await fillClosedDays(app, 'kept', 't')).toBe(24)
+    await expectAll()
+    // A late event on the 12th: the answers of the 5th to the 11th stay, the 12th to the 16th are
+    // computed again (5 days, two keys), by robot and by type.
+    await s.recordInteractions([at(day(12, 20), 'r1', 50_000)])
+    expect(await fillClosedDays(app, 'kept', 'r')).toBe(10)
+    expect(await fillClosedDays(app, 'kept', 't')).toBe(10)
+    expect(await current()).toMatchObject({ stale: 0 })
+    await expectAll()
+    // Two late events before the next fill: the earlier day (the 8th) decides.
+    await s.recordInteractions([at(day(14, 3), 'r2', 7)])
+    await s.recordInteractions([at(day(8, 3), 'r2', 70_000)])
+    expect(await fillClosedDays(app, 'kept', 'r')).toBe(18)
+    expect(await fillClosedDays(app, 'kept', 't')).toBe(18)
+    await expectAll()
+    // A raise that records nothing (as an earlier version's writes): every day is computed again.
+    await t.ownerQuery(`UPDATE robot_brain.analytics_epochs SET epoch = epoch + 1 WHERE tenant_id = 'kept'`)
+    expect(await fillClosedDays(app, 'kept', 'r')).toBe(24)
+    expect(await fillClosedDays(app, 'kept', 't')).toBe(24)
+    expect(await current()).toMatchObject({ stale: 0 })
+    // Counting starts anew from there: the next late event keeps the days before it again.
+    await s.recordInteractions([at(day(15, 1), 'r1', 3)])
+    expect(await fillClosedDays(app, 'kept', 'r')).toBe(4)
+    await expectAll()
+  })
+
   it('fills closed-day answers a page at a time to the same rows as at once', async () => {
     const answers = () =>
       t.ownerQuery<Record<string, unknown>>(

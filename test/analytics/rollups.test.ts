@@ -260,15 +260,20 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
     expect(row?.total).toBe(String(4294967295 + 7 + 2))
   })
 
-  // Online: each adds columns to the daily rollups, which every batch of events writes (0021
-  // sketch_compacted, on the hourly rollups too; 0022 day_answer and day_answer_epoch, and run_packed on
-  // the answers), which needs an exclusive lock for an instant. A writer's open transaction on that
-  // table makes it wait at most its 2 s lock timeout and fail (writers queue behind it no longer than
-  // that), and it succeeds once the table is free.
+  // Online: each adds columns to a table that batches of events write (0021 sketch_compacted, on the
+  // hourly and daily rollups; 0022 day_answer and day_answer_epoch on the daily rollups, and run_packed
+  // on the answers; 0025 the kept counts on the epochs, which late batches raise), which needs an
+  // exclusive lock for an instant. A writer's open transaction on that table makes it wait at most its
+  // 2 s lock timeout and fail (writers queue behind it no longer than that), and it succeeds once the
+  // table is free.
+  const busyDayRollup = `INSERT INTO robot_brain.interaction_day_rollups (tenant_id, dim, day, key, events, successes, duration_sum, duration_max, sketch_entries)
+           VALUES ('busy', 'r', '2026-03-01T00:00:00Z', 'r1', 1, 1, 5, 5, '{}')`
+  const busyEpoch = `INSERT INTO robot_brain.analytics_epochs (tenant_id, epoch) VALUES ('busy', 1)`
   it.skipIf(!serverBackend).each([
-    [21, ['sketch_compacted', 'sketch_compacted']],
-    [22, ['day_answer', 'day_answer_epoch', 'run_packed']],
-  ])('migration %i gives way to a busy rollup table within 2 s', async (version, columns) => {
+    [21, ['sketch_compacted', 'sketch_compacted'], busyDayRollup],
+    [22, ['day_answer', 'day_answer_epoch', 'run_packed'], busyDayRollup],
+    [25, ['kept_before', 'kept_raises', 'kept_since'], busyEpoch],
+  ])('migration %i gives way to a busy rollup table within 2 s', async (version, columns, busy) => {
     const db = await openTestStore(`rollups_${version}_lock`, { migrate: false })
     try {
       const owner = db.store.transport.owner
@@ -281,10 +286,7 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
       const writer = await owner.connect()
       try {
         await writer.query('BEGIN')
-        await writer.query(
-          `INSERT INTO robot_brain.interaction_day_rollups (tenant_id, dim, day, key, events, successes, duration_sum, duration_max, sketch_entries)
-           VALUES ('busy', 'r', '2026-03-01T00:00:00Z', 'r1', 1, 1, 5, 5, '{}')`,
-        )
+        await writer.query(busy)
         const started = Date.now()
         await expect(migrate(owner, {}, all)).rejects.toThrow(/lock timeout/)
         expect(Date.now() - started).toBeLessThan(8_000)
@@ -329,6 +331,13 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
             metadata: {},
             createdAt: new Date(`2026-03-10T07:${String(i % 60).padStart(2, '0')}:00Z`),
           }))
+        // This version's write path also counts epoch raises in 0025's columns: they stand in by hand
+        // until 0025 itself runs (they are dropped just before).
+        const kept = ['kept_since', 'kept_raises', 'kept_before']
+        await db.ownerQuery(
+          `ALTER TABLE robot_brain.analytics_epochs ADD COLUMN kept_since bigint NOT NULL DEFAULT 0,
+             ADD COLUMN kept_raises bigint NOT NULL DEFAULT 0, ADD COLUMN kept_before timestamptz NOT NULL DEFAULT 'infinity'`,
+        )
         // Two batches through 0021's functions (the second compacts: 600 entries a row), then one
         // left uncommitted.
         for (const b of [0, 1]) await insertInteractions(owner, 'online', batch(b))
@@ -344,6 +353,9 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
           writer.release()
         }
         for (const b of [3, 4]) await insertInteractions(owner, 'online', batch(b))
+        await db.ownerQuery(
+          `ALTER TABLE robot_brain.analytics_epochs ${kept.map((c) => `DROP COLUMN ${c}`).join(', ')}`,
+        )
         await db.store.migrate()
         const s = db.store.tenant('online')
         for (const [groupBy, column] of [
