@@ -11,6 +11,7 @@ import { interactionRollupCte, personalityRollupCte } from '../analytics/rollups
 import type { DbPool } from '../db/pool.js'
 import { SQLSTATE } from '../db/sqlstate.js'
 import { ValidationError } from '../errors.js'
+import { firstOfEach } from '../store/ids.js'
 import { ensureMonths, type PartitionedTable } from '../upkeep/partitions.js'
 import {
   type InteractionRecord,
@@ -272,13 +273,10 @@ function statement(type: RecordType, batch: Pending[]): { text: string; values: 
   // An event id is one event. A later line of the same tenant and id in this batch, at another time,
   // would pass both the stored-id check and the key: it is left out, and counted as present, as it
   // would be in a later batch.
-  const seen = new Set<string>()
-  const r = batch
-    .map((p) => p.record as InteractionRecord)
-    .filter((x) => {
-      const key = `${x.tenantId}\n${x.id.toLowerCase()}`
-      return !seen.has(key) && seen.add(key)
-    })
+  const r = firstOfEach(
+    batch.map((p) => p.record as InteractionRecord),
+    (x) => `${x.tenantId}\n${x.id.toLowerCase()}`,
+  )
   return {
     text: INSERT_INTERACTIONS,
     values: [

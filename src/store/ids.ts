@@ -16,3 +16,12 @@ export function uuidv7Time(id: string): Date | null {
   const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)
   return new Date(ms)
 }
+
+/** The first item of each key, in input order: what a batch sends when an id may repeat in it. */
+export function firstOfEach<T>(items: T[], key: (item: T) => string): T[] {
+  const seen = new Set<string>()
+  return items.filter((item) => {
+    const k = key(item)
+    return !seen.has(k) && seen.add(k)
+  })
+}

@@ -44,13 +44,18 @@ import { Users } from '../security/users.js'
 import { type StatsFreshness, statsFreshness } from '../upkeep/stats-refresh.js'
 import { decodeCursor, encodeCursor } from './cursor.js'
 import { GroupCommit } from './group-commit.js'
-import { isUuid } from './ids.js'
+import { firstOfEach, isUuid } from './ids.js'
 import {
   InteractionBuffer,
   type InteractionBufferOptions,
   type InteractionSink,
 } from './interaction-buffer.js'
-import { eventGroupCommit, insertInteractionBatches, type NewInteraction } from './interactions.js'
+import {
+  eventGroupCommit,
+  insertInteractionBatches,
+  insertInteractions,
+  type NewInteraction,
+} from './interactions.js'
 import { LIMITS } from './limits.js'
 import { turnsToMessages } from './messages.js'
 import {
@@ -188,7 +193,7 @@ class StoreCore {
         this.writeTurns(tenant, turns),
       )
       this.eventWriter = eventGroupCommit(config.groupCommit, slots, (tenant, batches) =>
-        this.writeInteractions(tenant, batches),
+        this.retry(() => insertInteractionBatches(this.transport.app, tenant, batches)),
       )
     }
   }
@@ -319,8 +324,7 @@ class StoreCore {
   async writeTurns(tenant: string, turns: NewTurn[]): Promise<Array<WrittenRow | null>> {
     // The same id twice in one batch (concurrent replays) is sent once: the first caller gets it as
     // created, the others as replays of it.
-    const ids = new Set<string>()
-    const unique = turns.filter((t) => !ids.has(t.id) && ids.add(t.id))
+    const unique = firstOfEach(turns, (t) => t.id)
     const written = await this.retry(() => insertTurns(this.transport.app, tenant, unique))
     const byId = new Map(written.map((r) => [r.id, r]))
     return turns.map((t) => {
@@ -331,15 +335,14 @@ class StoreCore {
     })
   }
 
-  /** Stores the event batches of several callers in one statement: the new events of each. */
-  writeInteractions(tenant: string, batches: NewInteraction[][]): Promise<number[]> {
-    return this.retry(() => insertInteractionBatches(this.transport.app, tenant, batches))
+  /** Stores one caller's events in a statement of their own: how many were new. */
+  writeInteractions(tenant: string, events: NewInteraction[]): Promise<number> {
+    return this.retry(() => insertInteractions(this.transport.app, tenant, events))
   }
 
   /** Stores one caller's events, with those of concurrent callers when group commit is on. */
-  async recordInteractions(tenant: string, events: NewInteraction[]): Promise<number> {
-    if (this.eventWriter) return this.eventWriter.submit(tenant, events)
-    return (await this.writeInteractions(tenant, [events]))[0] ?? 0
+  recordInteractions(tenant: string, events: NewInteraction[]): Promise<number> {
+    return this.eventWriter ? this.eventWriter.submit(tenant, events) : this.writeInteractions(tenant, events)
   }
 
   async close(): Promise<void> {
@@ -927,7 +930,7 @@ export class Store {
       // its batches skip group commit, so each is one statement as its options say.
       write: async (tenant, rows) => {
         await this.app()
-        return (await this.core.writeInteractions(tenant, [rows]))[0] ?? 0
+        return this.core.writeInteractions(tenant, rows)
       },
     }
   }

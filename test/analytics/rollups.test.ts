@@ -331,13 +331,9 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
             metadata: {},
             createdAt: new Date(`2026-03-10T07:${String(i % 60).padStart(2, '0')}:00Z`),
           }))
-        // This version's write path also counts epoch raises in 0025's columns: they stand in by hand
-        // until 0025 itself runs (they are dropped just before).
-        const kept = ['kept_since', 'kept_raises', 'kept_before']
-        await db.ownerQuery(
-          `ALTER TABLE robot_brain.analytics_epochs ADD COLUMN kept_since bigint NOT NULL DEFAULT 0,
-             ADD COLUMN kept_raises bigint NOT NULL DEFAULT 0, ADD COLUMN kept_before timestamptz NOT NULL DEFAULT 'infinity'`,
-        )
+        // This version's write path also counts epoch raises in 0025's columns: 0025's SQL runs by hand
+        // for these batches, and its columns are dropped before the store migrates.
+        await db.ownerQuery((loadMigrations().find((m) => m.version === 25) as { sql: string }).sql)
         // Two batches through 0021's functions (the second compacts: 600 entries a row), then one
         // left uncommitted.
         for (const b of [0, 1]) await insertInteractions(owner, 'online', batch(b))
@@ -354,7 +350,7 @@ describe(`rollups under concurrency, updates and backfill (${backend})`, () => {
         }
         for (const b of [3, 4]) await insertInteractions(owner, 'online', batch(b))
         await db.ownerQuery(
-          `ALTER TABLE robot_brain.analytics_epochs ${kept.map((c) => `DROP COLUMN ${c}`).join(', ')}`,
+          'ALTER TABLE robot_brain.analytics_epochs DROP COLUMN kept_since, DROP COLUMN kept_raises, DROP COLUMN kept_before',
         )
         await db.store.migrate()
         const s = db.store.tenant('online')
